@@ -1,0 +1,463 @@
+//! [`Core`]: the handle adapters and the agent use. It starts the actor
+//! system, loads the driver and the store, and routes each command to the
+//! actor of its object. Reads go to the [`Snapshot`].
+
+use crate::bus::{Bus, Subscription, DEFAULT_CAPACITY};
+use crate::domain::{DomainOp, DomainReply};
+use crate::network::NetworkOp;
+use crate::node::{NewDomain, NewNetwork, NewPool, NodeActor};
+use crate::object::Command;
+use crate::pool::{PoolOp, PoolReply};
+use crate::shared::Shared;
+use crate::snapshot::Snapshot;
+use crate::store::{Store, StoredState};
+use crate::system::ActorSystem;
+use actix::{Addr, MailboxError, Supervisor};
+use parking_lot::Mutex;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use uuid::Uuid;
+use virtbus_drivers::{Connection, DomainRecord, DomainStats, NetworkRecord, PoolRecord, VolumeRecord};
+use virtbus_schemas::{DomainDef, ErrorCode, NetworkDef, NodeInfo, PoolDef, VirtError, VirtResult, VolumeDef};
+
+/// How to start the core.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Driver URI (`test:///default`).
+    pub uri: String,
+    /// Where definitions persist; `None` keeps nothing (tests, benchmarks).
+    pub state_dir: Option<PathBuf>,
+    /// Actor threads; defaults to the number of cores.
+    pub workers: usize,
+    /// Events a slow subscriber may fall behind by.
+    pub bus_capacity: usize,
+    /// Enables test-only commands.
+    pub test_hooks: bool,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            uri: "test:///default".into(),
+            state_dir: None,
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            bus_capacity: DEFAULT_CAPACITY,
+            test_hooks: false,
+        }
+    }
+}
+
+/// Facts about start-up, for the log line and the benchmarks.
+#[derive(Debug, Clone)]
+pub struct StartReport {
+    pub domains: usize,
+    pub pools: usize,
+    pub networks: usize,
+    /// Files in the store that did not parse and were set aside.
+    pub set_aside: Vec<(PathBuf, PathBuf, String)>,
+    pub load_time: std::time::Duration,
+}
+
+/// The running core. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    shared: Arc<Shared>,
+    node: Addr<NodeActor>,
+    system: Arc<Mutex<ActorSystem>>,
+    report: Arc<StartReport>,
+}
+
+impl Core {
+    /// Opens the driver, replays the store, starts one actor per object.
+    pub fn start(config: CoreConfig) -> VirtResult<Core> {
+        let started = Instant::now();
+        let conn = virtbus_drivers::open(&config.uri)?;
+        let store = match &config.state_dir {
+            Some(dir) => Some(Store::open(dir, &config.uri)?),
+            None => None,
+        };
+        let stored = match &store {
+            Some(store) => store.load()?,
+            None => StoredState::default(),
+        };
+        let set_aside = stored.set_aside.clone();
+        replay_store(&conn, stored);
+
+        let system = ActorSystem::start(config.workers)?;
+        let epoch = crate::bus::now_ns();
+        let bus = Bus::new(epoch, config.bus_capacity);
+        let shared = Arc::new(Shared::new(
+            conn,
+            bus,
+            store,
+            system.arbiters.clone(),
+            config.test_hooks,
+        ));
+
+        let domains = shared.conn.hypervisor.list_domains()?;
+        let pools = shared.conn.storage.list_pools()?;
+        let networks = shared.conn.network.list_networks()?;
+        let node_info = shared.conn.node.node_info()?;
+        let counts = (domains.len(), pools.len(), networks.len());
+        let uuids: (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) = (
+            domains.iter().map(|d| d.uuid()).collect(),
+            pools.iter().map(|p| p.def.uuid).collect(),
+            networks.iter().map(|n| n.def.uuid).collect(),
+        );
+        shared.snapshot.replace_all(|s| {
+            for d in domains {
+                s.domain_names.insert(d.def.name.clone(), d.uuid());
+                s.domains.insert(d.uuid(), Arc::new(d));
+            }
+            for p in pools {
+                s.pool_names.insert(p.def.name.clone(), p.def.uuid);
+                s.pools.insert(p.def.uuid, Arc::new(p));
+            }
+            for n in networks {
+                s.network_names.insert(n.def.name.clone(), n.def.uuid);
+                s.networks.insert(n.def.uuid, Arc::new(n));
+            }
+            s.node = Some(Arc::new(node_info));
+        });
+        for uuid in uuids.0 {
+            shared.spawn_domain(uuid);
+        }
+        for uuid in uuids.1 {
+            shared.spawn_pool(uuid);
+        }
+        for uuid in uuids.2 {
+            shared.spawn_network(uuid);
+        }
+        let node_shared = shared.clone();
+        let node = Supervisor::start_in_arbiter(&system.arbiters[0], move |_| NodeActor::new(node_shared));
+        let report = StartReport {
+            domains: counts.0,
+            pools: counts.1,
+            networks: counts.2,
+            set_aside,
+            load_time: started.elapsed(),
+        };
+        Ok(Core {
+            shared,
+            node,
+            system: Arc::new(Mutex::new(system)),
+            report: Arc::new(report),
+        })
+    }
+
+    pub fn report(&self) -> &StartReport {
+        &self.report
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.shared.conn.uri
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.shared.conn
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.shared.bus.epoch()
+    }
+
+    /// The current picture of every object; never blocks.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load()
+    }
+
+    pub fn subscribe(&self) -> Subscription {
+        self.shared.bus.subscribe()
+    }
+
+    pub fn node_info(&self) -> VirtResult<NodeInfo> {
+        self.shared.conn.node.node_info()
+    }
+
+    pub fn hostname(&self) -> VirtResult<String> {
+        self.shared.conn.node.hostname()
+    }
+
+    /// Stops all actors. Everything persistent is already on disk: the store
+    /// writes before each reply.
+    pub fn shutdown(&self) {
+        self.shared.registry.domains.write().clear();
+        self.shared.registry.pools.write().clear();
+        self.shared.registry.networks.write().clear();
+        self.system.lock().stop();
+    }
+
+    // ---- lookups -------------------------------------------------------
+
+    /// Finds a domain as virsh does: by id, then UUID, then name.
+    pub fn lookup_domain(&self, key: &str) -> VirtResult<Arc<DomainRecord>> {
+        let snap = self.snapshot();
+        if let Ok(id) = key.parse::<u32>() {
+            if let Some(d) = snap.domain_by_id(id) {
+                return Ok(d.clone());
+            }
+        }
+        if let Ok(uuid) = Uuid::parse_str(key) {
+            if let Some(d) = snap.domains.get(&uuid) {
+                return Ok(d.clone());
+            }
+        }
+        snap.domain_by_name(key).cloned().ok_or_else(|| {
+            VirtError::new(
+                ErrorCode::NoDomain,
+                format!("domain not found: no domain with matching name '{key}'"),
+            )
+        })
+    }
+
+    pub fn lookup_pool(&self, key: &str) -> VirtResult<Arc<PoolRecord>> {
+        let snap = self.snapshot();
+        if let Ok(uuid) = Uuid::parse_str(key) {
+            if let Some(p) = snap.pools.get(&uuid) {
+                return Ok(p.clone());
+            }
+        }
+        snap.pool_by_name(key).cloned().ok_or_else(|| {
+            VirtError::new(
+                ErrorCode::NoStoragePool,
+                format!("storage pool not found: no storage pool with matching name '{key}'"),
+            )
+        })
+    }
+
+    pub fn lookup_network(&self, key: &str) -> VirtResult<Arc<NetworkRecord>> {
+        let snap = self.snapshot();
+        if let Ok(uuid) = Uuid::parse_str(key) {
+            if let Some(n) = snap.networks.get(&uuid) {
+                return Ok(n.clone());
+            }
+        }
+        snap.network_by_name(key).cloned().ok_or_else(|| {
+            VirtError::new(
+                ErrorCode::NoNetwork,
+                format!("network not found: no network with matching name '{key}'"),
+            )
+        })
+    }
+
+    // ---- domains -------------------------------------------------------
+
+    /// Sends `op` to the domain's actor.
+    pub async fn domain(&self, uuid: Uuid, op: DomainOp) -> VirtResult<DomainReply> {
+        let addr = self.shared.registry.domains.read().get(&uuid).cloned();
+        let addr = addr.ok_or_else(|| no_object("domain", uuid))?;
+        addr.send(Command(op)).await.map_err(|e| mailbox("domain", uuid, e))?
+    }
+
+    /// Like [`Core::domain`], for commands that answer with the record.
+    pub async fn domain_record(&self, uuid: Uuid, op: DomainOp) -> VirtResult<Option<Arc<DomainRecord>>> {
+        match self.domain(uuid, op).await? {
+            DomainReply::Record(rec) => Ok(rec),
+            DomainReply::Stats(_) => Err(VirtError::internal("domain actor answered with stats")),
+        }
+    }
+
+    pub async fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats> {
+        match self.domain(uuid, DomainOp::Stats).await? {
+            DomainReply::Stats(stats) => Ok(stats),
+            DomainReply::Record(_) => Err(VirtError::internal("domain actor answered without stats")),
+        }
+    }
+
+    /// `virDomainDefineXML`.
+    pub async fn define_domain(&self, xml: &str) -> VirtResult<Arc<DomainRecord>> {
+        let def = DomainDef::from_xml(xml)?;
+        self.new_or_existing_domain(def, false).await
+    }
+
+    /// `virDomainCreateXML`: a transient domain, started.
+    pub async fn create_domain(&self, xml: &str) -> VirtResult<Arc<DomainRecord>> {
+        let def = DomainDef::from_xml(xml)?;
+        self.new_or_existing_domain(def, true).await
+    }
+
+    async fn new_or_existing_domain(&self, def: DomainDef, live: bool) -> VirtResult<Arc<DomainRecord>> {
+        let uuid = def.uuid;
+        let existing = self.shared.registry.domains.read().get(&uuid).cloned();
+        if let Some(addr) = existing {
+            let op = if live {
+                DomainOp::CreateFrom(Box::new(def))
+            } else {
+                DomainOp::Redefine(Box::new(def))
+            };
+            let reply = addr.send(Command(op)).await.map_err(|e| mailbox("domain", uuid, e))??;
+            return match reply {
+                DomainReply::Record(Some(rec)) => Ok(rec),
+                _ => Err(VirtError::internal(format!(
+                    "domain {uuid} vanished while being defined"
+                ))),
+            };
+        }
+        let msg = NewDomain {
+            def: Box::new(def),
+            live,
+        };
+        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+    }
+
+    // ---- pools and volumes --------------------------------------------
+
+    pub async fn pool(&self, uuid: Uuid, op: PoolOp) -> VirtResult<PoolReply> {
+        let addr = self.shared.registry.pools.read().get(&uuid).cloned();
+        let addr = addr.ok_or_else(|| no_object("pool", uuid))?;
+        addr.send(Command(op)).await.map_err(|e| mailbox("pool", uuid, e))?
+    }
+
+    pub async fn pool_record(&self, uuid: Uuid, op: PoolOp) -> VirtResult<Option<Arc<PoolRecord>>> {
+        match self.pool(uuid, op).await? {
+            PoolReply::Record(rec) => Ok(rec),
+            PoolReply::Volume(_) => Err(VirtError::internal("pool actor answered with a volume")),
+        }
+    }
+
+    pub async fn define_pool(&self, xml: &str) -> VirtResult<Arc<PoolRecord>> {
+        let def = PoolDef::from_xml(xml)?;
+        self.new_or_existing_pool(def, false).await
+    }
+
+    pub async fn create_pool(&self, xml: &str) -> VirtResult<Arc<PoolRecord>> {
+        let def = PoolDef::from_xml(xml)?;
+        self.new_or_existing_pool(def, true).await
+    }
+
+    async fn new_or_existing_pool(&self, def: PoolDef, live: bool) -> VirtResult<Arc<PoolRecord>> {
+        let uuid = def.uuid;
+        let existing = self.shared.registry.pools.read().get(&uuid).cloned();
+        if existing.is_some() {
+            let op = if live {
+                PoolOp::CreateFrom(Box::new(def))
+            } else {
+                PoolOp::Redefine(Box::new(def))
+            };
+            return self
+                .pool_record(uuid, op)
+                .await?
+                .ok_or_else(|| VirtError::internal(format!("pool {uuid} vanished while being defined")));
+        }
+        let msg = NewPool {
+            def: Box::new(def),
+            live,
+        };
+        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+    }
+
+    pub async fn create_volume(&self, pool: Uuid, xml: &str) -> VirtResult<VolumeRecord> {
+        let def = VolumeDef::from_xml(xml)?;
+        match self.pool(pool, PoolOp::CreateVolume(Box::new(def))).await? {
+            PoolReply::Volume(vol) => Ok(*vol),
+            PoolReply::Record(_) => Err(VirtError::internal("pool actor created no volume")),
+        }
+    }
+
+    // ---- networks ------------------------------------------------------
+
+    pub async fn network(&self, uuid: Uuid, op: NetworkOp) -> VirtResult<Option<Arc<NetworkRecord>>> {
+        let addr = self.shared.registry.networks.read().get(&uuid).cloned();
+        let addr = addr.ok_or_else(|| no_object("network", uuid))?;
+        addr.send(Command(op)).await.map_err(|e| mailbox("network", uuid, e))?
+    }
+
+    pub async fn define_network(&self, xml: &str) -> VirtResult<Arc<NetworkRecord>> {
+        let def = NetworkDef::from_xml(xml)?;
+        self.new_or_existing_network(def, false).await
+    }
+
+    pub async fn create_network(&self, xml: &str) -> VirtResult<Arc<NetworkRecord>> {
+        let def = NetworkDef::from_xml(xml)?;
+        self.new_or_existing_network(def, true).await
+    }
+
+    async fn new_or_existing_network(&self, def: NetworkDef, live: bool) -> VirtResult<Arc<NetworkRecord>> {
+        let uuid = def.uuid;
+        let existing = self.shared.registry.networks.read().get(&uuid).cloned();
+        if existing.is_some() {
+            let op = if live {
+                NetworkOp::CreateFrom(Box::new(def))
+            } else {
+                NetworkOp::Redefine(Box::new(def))
+            };
+            return self
+                .network(uuid, op)
+                .await?
+                .ok_or_else(|| VirtError::internal(format!("network {uuid} vanished while being defined")));
+        }
+        let msg = NewNetwork {
+            def: Box::new(def),
+            live,
+        };
+        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+    }
+}
+
+/// Applies the store's definitions and removals on top of the driver's
+/// initial objects, without events: this is the state from before the
+/// restart, not a change.
+fn replay_store(conn: &Connection, stored: StoredState) {
+    for def in stored.domains.defined {
+        let name = def.name.clone();
+        if let Err(err) = conn.hypervisor.define_domain(def) {
+            tracing::error!(domain = %name, error = %err, "stored domain definition could not be restored");
+        }
+    }
+    for uuid in stored.domains.removed {
+        if conn.hypervisor.get_domain(uuid).is_ok() {
+            if let Err(err) = conn.hypervisor.undefine_domain(uuid) {
+                tracing::error!(domain = %uuid, error = %err, "stored domain removal could not be replayed");
+            }
+        }
+    }
+    for def in stored.pools.defined {
+        let name = def.name.clone();
+        if let Err(err) = conn.storage.define_pool(def) {
+            tracing::error!(pool = %name, error = %err, "stored pool definition could not be restored");
+        }
+    }
+    for uuid in stored.pools.removed {
+        if conn.storage.get_pool(uuid).is_ok() {
+            // An active pool must stop before it can be undefined.
+            let _ = conn.storage.destroy_pool(uuid);
+            if let Err(err) = conn.storage.undefine_pool(uuid) {
+                tracing::error!(pool = %uuid, error = %err, "stored pool removal could not be replayed");
+            }
+        }
+    }
+    for def in stored.networks.defined {
+        let name = def.name.clone();
+        if let Err(err) = conn.network.define_network(def) {
+            tracing::error!(network = %name, error = %err, "stored network definition could not be restored");
+        }
+    }
+    for uuid in stored.networks.removed {
+        if conn.network.get_network(uuid).is_ok() {
+            let _ = conn.network.destroy_network(uuid);
+            if let Err(err) = conn.network.undefine_network(uuid) {
+                tracing::error!(network = %uuid, error = %err, "stored network removal could not be replayed");
+            }
+        }
+    }
+}
+
+fn no_object(kind: &str, uuid: Uuid) -> VirtError {
+    let code = match kind {
+        "pool" => ErrorCode::NoStoragePool,
+        "network" => ErrorCode::NoNetwork,
+        _ => ErrorCode::NoDomain,
+    };
+    VirtError::new(code, format!("no {kind} with matching uuid '{uuid}'"))
+}
+
+fn mailbox(kind: &str, uuid: Uuid, err: MailboxError) -> VirtError {
+    match err {
+        MailboxError::Closed => no_object(kind, uuid),
+        MailboxError::Timeout => VirtError::new(
+            ErrorCode::OperationTimeout,
+            format!("{kind} {uuid} did not answer in time"),
+        ),
+    }
+}

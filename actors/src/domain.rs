@@ -1,0 +1,155 @@
+//! Domains: the commands a domain actor understands and how each one maps to
+//! the driver, the store and the bus.
+
+use crate::event::EventBody;
+use crate::object::{Applied, ObjectKind};
+use crate::shared::Shared;
+use crate::store::Kind;
+use std::sync::Arc;
+use uuid::Uuid;
+use virtbus_drivers::model::DriverEvent;
+use virtbus_drivers::{DomainRecord, DomainStats, Outcome};
+use virtbus_schemas::{DomainDef, ErrorCode, VirtError, VirtResult};
+
+/// A command for one domain.
+#[derive(Debug)]
+pub enum DomainOp {
+    Start,
+    Shutdown,
+    Destroy,
+    Suspend,
+    Resume,
+    Reboot,
+    Undefine,
+    /// Current (balloon) memory, KiB.
+    SetMemory(u64),
+    /// Maximum memory, KiB.
+    SetMaxMemory(u64),
+    SetVcpus(u32),
+    /// `define` of XML naming this domain.
+    Redefine(Box<DomainDef>),
+    /// `create` of XML naming this (inactive, persistent) domain.
+    CreateFrom(Box<DomainDef>),
+    Stats,
+    /// Test hook: panics inside the handler (only with test hooks enabled).
+    Panic,
+}
+
+/// What a domain command returns.
+#[derive(Debug)]
+pub enum DomainReply {
+    /// The domain afterwards; `None` once it no longer exists.
+    Record(Option<Arc<DomainRecord>>),
+    Stats(DomainStats),
+}
+
+pub struct DomainKind;
+
+impl ObjectKind for DomainKind {
+    type Record = DomainRecord;
+    type Op = DomainOp;
+    type Reply = DomainReply;
+    const NAME: &'static str = "domain";
+
+    fn execute(shared: &Shared, uuid: Uuid, op: DomainOp) -> VirtResult<Applied<Self>> {
+        let hv = &shared.conn.hypervisor;
+        // The name for events, should the domain vanish with this command.
+        let name_before = shared.snapshot.load().domains.get(&uuid).map(|d| d.def.name.clone());
+        let persist = matches!(
+            op,
+            DomainOp::Redefine(_) | DomainOp::SetMaxMemory(_) | DomainOp::SetVcpus(_) | DomainOp::SetMemory(_)
+        );
+        let undefine = matches!(op, DomainOp::Undefine);
+        let outcome = match op {
+            DomainOp::Start => hv.start_domain(uuid)?,
+            DomainOp::Shutdown => hv.shutdown_domain(uuid)?,
+            DomainOp::Destroy => hv.destroy_domain(uuid)?,
+            DomainOp::Suspend => hv.suspend_domain(uuid)?,
+            DomainOp::Resume => hv.resume_domain(uuid)?,
+            DomainOp::Reboot => hv.reboot_domain(uuid)?,
+            DomainOp::Undefine => hv.undefine_domain(uuid)?,
+            DomainOp::SetMemory(kib) => hv.set_memory(uuid, kib)?,
+            DomainOp::SetMaxMemory(kib) => hv.set_max_memory(uuid, kib)?,
+            DomainOp::SetVcpus(n) => hv.set_vcpus(uuid, n)?,
+            DomainOp::Redefine(def) => hv.define_domain(*def)?,
+            DomainOp::CreateFrom(def) => hv.create_domain(*def)?,
+            DomainOp::Stats => {
+                return Ok(Applied {
+                    record: Some(hv.get_domain(uuid)?),
+                    changed: false,
+                    events: Vec::new(),
+                    reply: DomainReply::Stats(hv.domain_stats(uuid)?),
+                })
+            }
+            DomainOp::Panic => {
+                if !shared.test_hooks {
+                    return Err(VirtError::new(
+                        ErrorCode::OperationDenied,
+                        "the panic test hook is disabled (start the agent with VIRTBUS_TEST_HOOKS=1)",
+                    ));
+                }
+                panic!("test hook: deliberate panic in the actor of domain {uuid}");
+            }
+        };
+        if let Some(store) = &shared.store {
+            match &outcome.record {
+                Some(rec) if persist && rec.persistent => {
+                    store.save(Kind::Domain, uuid, &rec.persistent_def().to_xml())?
+                }
+                _ if undefine => store.remove(Kind::Domain, uuid)?,
+                _ => {}
+            }
+        }
+        Ok(applied(outcome, uuid, name_before))
+    }
+
+    fn fetch(shared: &Shared, uuid: Uuid) -> VirtResult<Option<DomainRecord>> {
+        match shared.conn.hypervisor.get_domain(uuid) {
+            Ok(rec) => Ok(Some(rec)),
+            Err(err) if err.code == ErrorCode::NoDomain => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn put_snapshot(shared: &Shared, uuid: Uuid, record: Option<DomainRecord>) {
+        match record {
+            Some(rec) => shared.snapshot.put_domain(rec),
+            None => shared.snapshot.remove_domain(uuid),
+        }
+    }
+
+    fn unregister(shared: &Shared, uuid: Uuid) {
+        shared.registry.domains.write().remove(&uuid);
+    }
+}
+
+/// Builds the reply and events of a driver outcome.
+pub(crate) fn applied(outcome: Outcome<DomainRecord>, uuid: Uuid, name_before: Option<String>) -> Applied<DomainKind> {
+    let name = outcome
+        .record
+        .as_ref()
+        .map(|r| r.def.name.clone())
+        .or(name_before)
+        .unwrap_or_default();
+    let events = outcome
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            DriverEvent::Domain(lc) => Some(EventBody::Domain {
+                uuid,
+                name: name.clone(),
+                event: lc.event,
+                detail: lc.detail_name(),
+                detail_code: lc.detail,
+            }),
+            _ => None,
+        })
+        .collect();
+    let reply = DomainReply::Record(outcome.record.clone().map(Arc::new));
+    Applied {
+        record: outcome.record,
+        changed: true,
+        events,
+        reply,
+    }
+}

@@ -1,0 +1,185 @@
+//! The supervised actor that owns one object (domain, pool or network).
+//!
+//! [`ObjectActor<K>`] is generic over the kind `K`; the kind supplies the
+//! driver calls ([`ObjectKind::execute`]) and how results reach the snapshot.
+//! The actor adds what every object needs:
+//!
+//! - commands to one object run one at a time, in mailbox order;
+//! - a panic in a handler is caught, the caller gets `INTERNAL_ERROR`, and the
+//!   actor is stopped so its [`actix::Supervisor`] restarts it; on restart it
+//!   reloads its object from the driver (the truth) into the snapshot;
+//! - after each command the snapshot is updated *before* the reply, so the
+//!   next read through any adapter sees the change; then the events go out;
+//! - when the object ceases to exist the actor leaves the registry and stops.
+
+use crate::shared::Shared;
+use actix::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use uuid::Uuid;
+use virtbus_schemas::{VirtError, VirtResult};
+
+use crate::event::EventBody;
+
+/// What an executed command did.
+pub struct Applied<K: ObjectKind> {
+    /// The object afterwards; `None` once it no longer exists.
+    pub record: Option<K::Record>,
+    /// Whether `record` changed (a pure read leaves the snapshot alone).
+    pub changed: bool,
+    pub events: Vec<EventBody>,
+    pub reply: K::Reply,
+}
+
+/// A kind of object managed by [`ObjectActor`].
+pub trait ObjectKind: Sized + Unpin + 'static {
+    type Record: Send + Sync + 'static;
+    type Op: Send + std::fmt::Debug + 'static;
+    type Reply: Send + 'static;
+    /// "domain", "pool", "network".
+    const NAME: &'static str;
+
+    /// Runs `op` against the driver (and the store). May block when the
+    /// driver does; may panic (the actor survives it).
+    fn execute(shared: &Shared, uuid: Uuid, op: Self::Op) -> VirtResult<Applied<Self>>;
+    /// The object as the driver has it now; `Ok(None)` if it is gone.
+    fn fetch(shared: &Shared, uuid: Uuid) -> VirtResult<Option<Self::Record>>;
+    /// Publishes `record` into the snapshot (`None`: removes the object).
+    fn put_snapshot(shared: &Shared, uuid: Uuid, record: Option<Self::Record>);
+    /// Drops the object's address from the registry.
+    fn unregister(shared: &Shared, uuid: Uuid);
+}
+
+/// A command for the object an actor owns.
+pub struct Command<K: ObjectKind>(pub K::Op);
+
+impl<K: ObjectKind> Message for Command<K> {
+    type Result = VirtResult<K::Reply>;
+}
+
+pub struct ObjectActor<K: ObjectKind> {
+    uuid: Uuid,
+    shared: Arc<Shared>,
+    /// Restarts after panics, for logs and tests.
+    restarts: u32,
+    /// Set once the object is gone, so a supervisor restart does nothing.
+    gone: bool,
+    _kind: std::marker::PhantomData<K>,
+}
+
+impl<K: ObjectKind> ObjectActor<K> {
+    pub fn new(uuid: Uuid, shared: Arc<Shared>) -> Self {
+        ObjectActor {
+            uuid,
+            shared,
+            restarts: 0,
+            gone: false,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    /// Turns a finished execution into the reply, updating the snapshot and
+    /// publishing events on success.
+    fn finish(
+        &mut self,
+        result: Result<VirtResult<Applied<K>>, String>,
+        ctx: &mut Context<Self>,
+    ) -> VirtResult<K::Reply> {
+        match result {
+            Ok(Ok(applied)) => {
+                let gone = applied.record.is_none();
+                if applied.changed || gone {
+                    K::put_snapshot(&self.shared, self.uuid, applied.record);
+                }
+                for body in applied.events {
+                    self.shared.bus.publish(body);
+                }
+                if gone {
+                    self.gone = true;
+                    K::unregister(&self.shared, self.uuid);
+                    ctx.stop();
+                }
+                Ok(applied.reply)
+            }
+            Ok(Err(err)) => Err(err),
+            Err(panic) => {
+                tracing::error!(kind = K::NAME, uuid = %self.uuid, panic = %panic, "actor panicked; restarting it from driver state");
+                ctx.stop();
+                Err(VirtError::internal(format!(
+                    "{} actor for {} failed while handling the command ({panic}); it was restarted from driver state",
+                    K::NAME,
+                    self.uuid
+                )))
+            }
+        }
+    }
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+impl<K: ObjectKind> Actor for ObjectActor<K> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Enough mailbox for many concurrent callers before they wait.
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl<K: ObjectKind> Supervised for ObjectActor<K> {
+    /// Reloads the object from the driver after a panic.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        if self.gone {
+            return;
+        }
+        self.restarts += 1;
+        match K::fetch(&self.shared, self.uuid) {
+            Ok(record) => {
+                let gone = record.is_none();
+                K::put_snapshot(&self.shared, self.uuid, record);
+                if gone {
+                    self.gone = true;
+                    K::unregister(&self.shared, self.uuid);
+                }
+                tracing::info!(kind = K::NAME, uuid = %self.uuid, restarts = self.restarts, "actor restarted from driver state");
+            }
+            Err(err) => {
+                tracing::error!(kind = K::NAME, uuid = %self.uuid, error = %err, "actor restarted but could not reload its object");
+            }
+        }
+    }
+}
+
+impl<K: ObjectKind> Handler<Command<K>> for ObjectActor<K> {
+    type Result = ActorResponse<Self, VirtResult<K::Reply>>;
+
+    fn handle(&mut self, msg: Command<K>, ctx: &mut Context<Self>) -> Self::Result {
+        let uuid = self.uuid;
+        if !self.shared.conn.blocking {
+            let shared = self.shared.clone();
+            let result = catch_unwind(AssertUnwindSafe(|| K::execute(&shared, uuid, msg.0))).map_err(panic_text);
+            return ActorResponse::reply(self.finish(result, ctx));
+        }
+        // A blocking driver runs on tokio's blocking pool; `ctx.wait` keeps
+        // this object's later commands queued until it is done.
+        let shared = self.shared.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let work = tokio::task::spawn_blocking(move || {
+            catch_unwind(AssertUnwindSafe(|| K::execute(&shared, uuid, msg.0))).map_err(panic_text)
+        });
+        ctx.wait(actix::fut::wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
+            let result = joined.unwrap_or_else(|err| Err(err.to_string()));
+            let _ = tx.send(act.finish(result, ctx));
+        }));
+        ActorResponse::r#async(actix::fut::wrap_future(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(VirtError::internal("object actor stopped before replying")))
+        }))
+    }
+}

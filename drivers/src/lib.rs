@@ -1,0 +1,25 @@
+//! virtbus-drivers: the layer that touches hypervisors, storage and networks.
+//!
+//! Modelled on libvirt's driver tables: one trait per kind of object
+//! ([`HypervisorDriver`], [`StorageDriver`], [`NetworkDriver`], [`NodeDriver`]),
+//! bundled in a [`Connection`] chosen by URI ([`open`]).
+//!
+//! - [`model`]: the records drivers hand back (definitions plus runtime state)
+//!   and [`model::Outcome`], an operation's result with the lifecycle events it
+//!   caused, in libvirt's order.
+//! - [`traits`]: the driver traits. Calls are synchronous and may block; the
+//!   actor layer decides where to run them ([`Connection::blocking`]).
+//! - [`test`]: the `test:///` driver, an in-memory host compatible with
+//!   libvirt's test driver (`test:///default` and `test:///PATH.xml` node files).
+//!
+//! Drivers know nothing of actors, the bus or protocols: they are the truth the
+//! actors restart from.
+
+pub mod model;
+pub mod test;
+pub mod traits;
+mod uri;
+
+pub use model::{DomainRecord, DomainStats, NetworkRecord, Outcome, PoolRecord, VolumeRecord};
+pub use traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
+pub use uri::{open, Connection};

@@ -1,0 +1,76 @@
+//! The driver traits, one per kind of object, after libvirt's driver tables
+//! (`virHypervisorDriver`, `virStorageDriver`, `virNetworkDriver`).
+//!
+//! Objects are addressed by UUID; name lookups are the registry's job. Every
+//! mutating call returns an [`Outcome`] carrying the lifecycle events the call
+//! caused, in libvirt's order, so the caller can publish them. Errors carry
+//! libvirt's error code and the same message libvirt's driver gives.
+
+use crate::model::{DomainRecord, DomainStats, NetworkRecord, Outcome, PoolRecord, VolumeRecord};
+use uuid::Uuid;
+use virtbus_schemas::{DomainDef, NetworkDef, NodeInfo, PoolDef, VirtResult, VolumeDef};
+
+/// Domains: `virHypervisorDriver`'s lifecycle subset.
+pub trait HypervisorDriver: Send + Sync {
+    fn list_domains(&self) -> VirtResult<Vec<DomainRecord>>;
+    fn get_domain(&self, uuid: Uuid) -> VirtResult<DomainRecord>;
+    /// `virDomainDefineXML`: new persistent domain, or an update of the one
+    /// with the same name and UUID.
+    fn define_domain(&self, def: DomainDef) -> VirtResult<Outcome<DomainRecord>>;
+    /// `virDomainCreateXML`: a transient domain, started at once.
+    fn create_domain(&self, def: DomainDef) -> VirtResult<Outcome<DomainRecord>>;
+    fn undefine_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    /// `virDomainCreate`: start a defined, inactive domain.
+    fn start_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    fn shutdown_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    fn destroy_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    fn suspend_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    fn resume_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    fn reboot_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    /// `virDomainSetMemory`: the current (balloon) memory, KiB.
+    fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>>;
+    /// `virDomainSetMaxMemory`: the maximum memory, KiB.
+    fn set_max_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>>;
+    /// `virDomainSetVcpus`: the number of active vcpus.
+    fn set_vcpus(&self, uuid: Uuid, count: u32) -> VirtResult<Outcome<DomainRecord>>;
+    fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats>;
+}
+
+/// Storage pools and their volumes: `virStorageDriver`.
+pub trait StorageDriver: Send + Sync {
+    fn list_pools(&self) -> VirtResult<Vec<PoolRecord>>;
+    fn get_pool(&self, uuid: Uuid) -> VirtResult<PoolRecord>;
+    fn define_pool(&self, def: PoolDef) -> VirtResult<Outcome<PoolRecord>>;
+    /// `virStoragePoolCreateXML`: a transient pool, started at once.
+    fn create_pool(&self, def: PoolDef) -> VirtResult<Outcome<PoolRecord>>;
+    fn build_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
+    fn start_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
+    fn destroy_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
+    fn delete_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
+    fn undefine_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
+    fn refresh_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
+    fn create_volume(&self, pool: Uuid, def: VolumeDef) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)>;
+    fn delete_volume(&self, pool: Uuid, name: &str) -> VirtResult<Outcome<PoolRecord>>;
+}
+
+/// Virtual networks: `virNetworkDriver`.
+pub trait NetworkDriver: Send + Sync {
+    fn list_networks(&self) -> VirtResult<Vec<NetworkRecord>>;
+    fn get_network(&self, uuid: Uuid) -> VirtResult<NetworkRecord>;
+    fn define_network(&self, def: NetworkDef) -> VirtResult<Outcome<NetworkRecord>>;
+    /// `virNetworkCreateXML`: a transient network, started at once.
+    fn create_network(&self, def: NetworkDef) -> VirtResult<Outcome<NetworkRecord>>;
+    fn start_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>>;
+    fn destroy_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>>;
+    fn undefine_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>>;
+}
+
+/// The host: `virNodeGetInfo` and friends.
+pub trait NodeDriver: Send + Sync {
+    fn node_info(&self) -> VirtResult<NodeInfo>;
+    fn hostname(&self) -> VirtResult<String>;
+    /// The hypervisor's type as `virConnectGetType` gives it (`TEST`, `QEMU`).
+    fn hypervisor_type(&self) -> &'static str;
+    /// The hypervisor's version, libvirt-encoded (major * 1e6 + minor * 1e3 + micro).
+    fn hypervisor_version(&self) -> VirtResult<u64>;
+}

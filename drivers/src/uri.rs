@@ -1,0 +1,48 @@
+//! Opening a driver by connection URI.
+
+use crate::test::TestDriver;
+use crate::traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
+use std::sync::Arc;
+use virtbus_schemas::{ErrorCode, VirtError, VirtResult};
+
+/// An open connection: the four driver tables of one URI.
+#[derive(Clone)]
+pub struct Connection {
+    pub uri: String,
+    pub hypervisor: Arc<dyn HypervisorDriver>,
+    pub storage: Arc<dyn StorageDriver>,
+    pub network: Arc<dyn NetworkDriver>,
+    pub node: Arc<dyn NodeDriver>,
+    /// Whether calls may block for long (spawning processes, I/O): the actor
+    /// layer then runs them off its threads. The test driver is in memory.
+    pub blocking: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("uri", &self.uri).finish()
+    }
+}
+
+/// Opens the driver for `uri`: `test:///default` or `test:///ABSOLUTE/PATH.xml`.
+/// Other schemes (`qemu:///…`, `libvirt+…`) come with their own drivers.
+pub fn open(uri: &str) -> VirtResult<Connection> {
+    if let Some(path) = uri.strip_prefix("test://") {
+        let driver = Arc::new(TestDriver::open(path)?);
+        return Ok(Connection {
+            uri: uri.to_string(),
+            hypervisor: driver.clone(),
+            storage: driver.clone(),
+            network: driver.clone(),
+            node: driver,
+            blocking: false,
+        });
+    }
+    let scheme = uri.split(':').next().unwrap_or(uri);
+    Err(VirtError::new(
+        ErrorCode::NoConnect,
+        format!(
+            "no driver for connection URI '{uri}': scheme '{scheme}' is not built yet; use test:///default or test:///ABSOLUTE/PATH.xml"
+        ),
+    ))
+}
