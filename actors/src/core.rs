@@ -203,12 +203,9 @@ impl Core {
                 return Ok(d.clone());
             }
         }
-        snap.domain_by_name(key).cloned().ok_or_else(|| {
-            VirtError::new(
-                ErrorCode::NoDomain,
-                format!("domain not found: no domain with matching name '{key}'"),
-            )
-        })
+        snap.domain_by_name(key)
+            .cloned()
+            .ok_or_else(|| VirtError::new(ErrorCode::NoDomain, format!("no domain with matching name '{key}'")))
     }
 
     pub fn lookup_pool(&self, key: &str) -> VirtResult<Arc<PoolRecord>> {
@@ -221,7 +218,7 @@ impl Core {
         snap.pool_by_name(key).cloned().ok_or_else(|| {
             VirtError::new(
                 ErrorCode::NoStoragePool,
-                format!("storage pool not found: no storage pool with matching name '{key}'"),
+                format!("no storage pool with matching name '{key}'"),
             )
         })
     }
@@ -233,12 +230,9 @@ impl Core {
                 return Ok(n.clone());
             }
         }
-        snap.network_by_name(key).cloned().ok_or_else(|| {
-            VirtError::new(
-                ErrorCode::NoNetwork,
-                format!("network not found: no network with matching name '{key}'"),
-            )
-        })
+        snap.network_by_name(key)
+            .cloned()
+            .ok_or_else(|| VirtError::new(ErrorCode::NoNetwork, format!("no network with matching name '{key}'")))
     }
 
     // ---- domains -------------------------------------------------------

@@ -55,10 +55,7 @@ impl ObjectKind for DomainKind {
         let hv = &shared.conn.hypervisor;
         // The name for events, should the domain vanish with this command.
         let name_before = shared.snapshot.load().domains.get(&uuid).map(|d| d.def.name.clone());
-        let persist = matches!(
-            op,
-            DomainOp::Redefine(_) | DomainOp::SetMaxMemory(_) | DomainOp::SetVcpus(_) | DomainOp::SetMemory(_)
-        );
+        let persist = matches!(op, DomainOp::Redefine(_) | DomainOp::SetMaxMemory(_));
         let undefine = matches!(op, DomainOp::Undefine);
         let outcome = match op {
             DomainOp::Start => hv.start_domain(uuid)?,

@@ -282,6 +282,9 @@ impl DomainDef {
             tree: el,
         };
         def.sync();
+        // Elements added by the sync (uuid, currentMemory, vcpu) may have grown the
+        // root's vector; definitions live long, so give the slack back.
+        def.tree.children.shrink_to_fit();
         Ok(def)
     }
 

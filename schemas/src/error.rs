@@ -235,6 +235,32 @@ impl VirtError {
     }
 }
 
+impl VirtError {
+    /// The message as libvirt's `virErrorMsg` frames it for this code
+    /// (`internal error: domain 'x' not paused`), which is what virsh prints.
+    pub fn libvirt_message(&self) -> String {
+        let prefix = match self.code {
+            ErrorCode::InternalError => "internal error",
+            ErrorCode::NoSupport => "this function is not supported by the connection driver",
+            ErrorCode::InvalidArg => "invalid argument",
+            ErrorCode::OperationFailed => "operation failed",
+            ErrorCode::XmlError => "XML error",
+            ErrorCode::OperationDenied => "operation forbidden",
+            ErrorCode::NoDomain => "Domain not found",
+            ErrorCode::NoNetwork => "Network not found",
+            ErrorCode::NoStoragePool => "Storage pool not found",
+            ErrorCode::NoStorageVol => "Storage volume not found",
+            ErrorCode::OperationInvalid => "Requested operation is not valid",
+            ErrorCode::ConfigUnsupported => "unsupported configuration",
+            ErrorCode::OperationTimeout => "Timed out during operation",
+            ErrorCode::NoConnect => "no connection driver available",
+            ErrorCode::ResourceBusy => "resource busy",
+            _ => return self.message.clone(),
+        };
+        format!("{prefix}: {}", self.message)
+    }
+}
+
 /// Result alias used across the core.
 pub type VirtResult<T> = Result<T, VirtError>;
 
@@ -253,6 +279,17 @@ mod tests {
         assert_eq!(ErrorCode::OperationInvalid.number(), 55);
         assert_eq!(ErrorCode::XmlError.number(), 27);
         assert_eq!(ErrorCode::from_number(9999), None);
+    }
+
+    #[test]
+    fn libvirt_framing() {
+        let err = VirtError::operation_invalid("domain is not running");
+        assert_eq!(
+            err.libvirt_message(),
+            "Requested operation is not valid: domain is not running"
+        );
+        let err = VirtError::new(ErrorCode::SystemError, "cannot open 'x'");
+        assert_eq!(err.libvirt_message(), "cannot open 'x'");
     }
 
     #[test]

@@ -49,7 +49,9 @@ const NETWORK_POOL_TYPES: &[&str] = &["rbd", "sheepdog", "gluster", "iscsi-direc
 /// `<source>` of a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PoolSource {
-    /// `<host name=>` of each host, in order.
+    /// The first `<host name=>` (most pool types have one host).
+    pub host: Option<String>,
+    /// `<host name=>` of each host, in order (rbd and gluster may list several).
     pub hosts: Vec<String>,
     /// `<device path=>` of each device, in order.
     pub device_paths: Vec<String>,
@@ -193,8 +195,10 @@ impl PoolDef {
 
 fn parse_source(src: &Element, pool_type: &str) -> PoolSource {
     let dir = child_attr(src, "dir", "path").map(|d| sanitize_path(&d));
+    let hosts: Vec<String> = src.children_named("host").filter_map(|h| attr(h, "name")).collect();
     PoolSource {
-        hosts: src.children_named("host").filter_map(|h| attr(h, "name")).collect(),
+        host: hosts.first().cloned(),
+        hosts,
         device_paths: src.children_named("device").filter_map(|d| attr(d, "path")).collect(),
         // libvirt defaults a gluster pool's directory to the volume's root.
         dir: dir.or_else(|| (pool_type == "gluster").then(|| "/".to_string())),

@@ -29,6 +29,7 @@
 use crate::error::{VirtError, VirtResult};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// The largest document [`parse`] accepts (10 MiB).
@@ -138,8 +139,7 @@ pub fn parse_with_limits(xml: &str, limits: ParseLimits) -> VirtResult<Element> 
         pos: 0,
         line: 1,
     };
-    // The open elements; the last is the one being filled.
-    let mut stack: Vec<Element> = Vec::new();
+    let mut tree = TreeBuilder::default();
     let mut root: Option<Element> = None;
 
     loop {
@@ -160,83 +160,75 @@ pub fn parse_with_limits(xml: &str, limits: ParseLimits) -> VirtResult<Element> 
                     "malformed XML at line {line}: element <{name}> after the root element"
                 )));
             }
+            Event::Start(tag) | Event::Empty(tag) if tree.depth() >= limits.max_depth => {
+                let line = lines.line_at(start);
+                let name = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                return Err(VirtError::xml(format!(
+                    "malformed XML at line {line}: element <{name}> nested deeper than {} levels",
+                    limits.max_depth
+                )));
+            }
             Event::Start(tag) => {
                 let line = lines.line_at(start);
-                if stack.len() >= limits.max_depth {
-                    return Err(VirtError::xml(format!(
-                        "malformed XML at line {line}: elements nested deeper than {} levels",
-                        limits.max_depth
-                    )));
-                }
-                stack.push(start_element(&tag, line)?);
+                let el = tree.start_element(&tag, line)?;
+                tree.open(el);
             }
             Event::Empty(tag) => {
                 let line = lines.line_at(start);
-                if stack.len() >= limits.max_depth {
-                    return Err(VirtError::xml(format!(
-                        "malformed XML at line {line}: elements nested deeper than {} levels",
-                        limits.max_depth
-                    )));
-                }
-                let el = start_element(&tag, line)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Element(el)),
-                    None => root = Some(el),
+                let el = tree.start_element(&tag, line)?;
+                if tree.depth() == 0 {
+                    root = Some(el);
+                } else {
+                    tree.add(Node::Element(el));
                 }
             }
             Event::End(_) => {
                 // check_end_names guarantees the end tag matches the open element.
-                let Some(mut el) = stack.pop() else {
+                let Some(el) = tree.close() else {
                     let line = lines.line_at(start);
                     return Err(VirtError::xml(format!(
                         "malformed XML at line {line}: unexpected end tag"
                     )));
                 };
-                drop_formatting_whitespace(&mut el);
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Element(el)),
-                    None => root = Some(el),
+                if tree.depth() == 0 {
+                    root = Some(el);
+                } else {
+                    tree.add(Node::Element(el));
                 }
             }
             Event::Text(text) => {
-                let raw = text.decode().map_err(|err| {
+                let raw = text.xml_content().map_err(|err| {
                     let line = lines.line_at(start);
                     VirtError::xml(format!("malformed XML at line {line}: {err}"))
                 })?;
-                match stack.last_mut() {
-                    Some(parent) => push_text(parent, &raw),
-                    None if raw.trim().is_empty() => {}
-                    None => {
-                        let line = lines.line_at(start);
-                        return Err(VirtError::xml(format!(
-                            "malformed XML at line {line}: text outside the root element"
-                        )));
-                    }
+                if tree.depth() > 0 {
+                    tree.add_text(raw);
+                } else if !raw.trim().is_empty() {
+                    let line = lines.line_at(start);
+                    return Err(VirtError::xml(format!(
+                        "malformed XML at line {line}: text outside the root element"
+                    )));
                 }
             }
             Event::GeneralRef(reference) => {
                 let line = lines.line_at(start);
                 let resolved = resolve_reference(&reference, line)?;
-                match stack.last_mut() {
-                    Some(parent) => push_text(parent, resolved.encode_utf8(&mut [0u8; 4])),
-                    None => {
-                        return Err(VirtError::xml(format!(
-                            "malformed XML at line {line}: entity reference outside the root element"
-                        )))
-                    }
+                if tree.depth() == 0 {
+                    return Err(VirtError::xml(format!(
+                        "malformed XML at line {line}: entity reference outside the root element"
+                    )));
                 }
+                tree.add_text(Cow::Owned(resolved.to_string()));
             }
             Event::CData(data) => {
-                let content = String::from_utf8_lossy(&data).into_owned();
-                if let Some(parent) = stack.last_mut() {
-                    parent.children.push(Node::CData(content));
+                if tree.depth() > 0 {
+                    tree.add(Node::CData(String::from_utf8_lossy(&data).into_owned()));
                 }
             }
             Event::Comment(comment) => {
-                let content = String::from_utf8_lossy(&comment).into_owned();
                 // Comments outside the root element are dropped, as libvirt does.
-                if let Some(parent) = stack.last_mut() {
-                    parent.children.push(Node::Comment(content));
+                if tree.depth() > 0 {
+                    tree.add(Node::Comment(String::from_utf8_lossy(&comment).into_owned()));
                 }
             }
             Event::DocType(_) => {
@@ -250,7 +242,7 @@ pub fn parse_with_limits(xml: &str, limits: ParseLimits) -> VirtResult<Element> 
         }
     }
 
-    if let Some(open) = stack.last() {
+    if let Some(open) = tree.innermost() {
         let line = lines.line_at(xml.len());
         return Err(VirtError::xml(format!(
             "malformed XML at line {line}: premature end of document, <{}> from line {} is not closed",
@@ -263,41 +255,118 @@ pub fn parse_with_limits(xml: &str, limits: ParseLimits) -> VirtResult<Element> 
     })
 }
 
-fn start_element(tag: &BytesStart<'_>, line: u32) -> VirtResult<Element> {
-    let name = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
-    let mut attrs = Vec::new();
-    for attr in tag.attributes().with_checks(true) {
-        let attr = attr.map_err(|err| {
-            VirtError::xml(format!(
-                "malformed XML at line {line}: bad attribute in <{name}>: {err}"
-            ))
-        })?;
-        let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
-        let value = attr.unescape_value().map_err(|err| {
-            VirtError::xml(format!(
-                "malformed XML at line {line}: bad value of attribute '{key}' in <{name}>: {err}"
-            ))
-        })?;
-        attrs.push((key, value.into_owned()));
-    }
-    Ok(Element {
-        name,
-        attrs,
-        children: Vec::new(),
-        line,
-    })
+/// Content of an open element, collected until its end tag: text stays borrowed
+/// from the input until we know whether it is content or indentation.
+enum Pending<'a> {
+    Node(Node),
+    Text(Cow<'a, str>),
 }
 
-/// Appends text, merging with a preceding text node (references split text into
-/// several events).
-fn push_text(parent: &mut Element, text: &str) {
-    if text.is_empty() {
-        return;
+/// An element whose end tag has not been read yet.
+struct Frame<'a> {
+    el: Element,
+    content: Vec<Pending<'a>>,
+}
+
+/// Builds the tree with few allocations: content is gathered in scratch buffers
+/// reused from element to element, and each finished element gets vectors of
+/// exactly the size it needs (a node file of 100,000 domains stays compact).
+#[derive(Default)]
+struct TreeBuilder<'a> {
+    stack: Vec<Frame<'a>>,
+    spare: Vec<Vec<Pending<'a>>>,
+    attrs: Vec<(String, String)>,
+}
+
+impl<'a> TreeBuilder<'a> {
+    fn depth(&self) -> usize {
+        self.stack.len()
     }
-    if let Some(Node::Text(prev)) = parent.children.last_mut() {
-        prev.push_str(text);
-    } else {
-        parent.children.push(Node::Text(text.to_string()));
+
+    fn innermost(&self) -> Option<&Element> {
+        self.stack.last().map(|f| &f.el)
+    }
+
+    fn start_element(&mut self, tag: &BytesStart<'_>, line: u32) -> VirtResult<Element> {
+        let name = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+        self.attrs.clear();
+        for attr in tag.attributes().with_checks(true) {
+            let attr = attr.map_err(|err| {
+                VirtError::xml(format!(
+                    "malformed XML at line {line}: bad attribute in <{name}>: {err}"
+                ))
+            })?;
+            let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+            let value = attr.unescape_value().map_err(|err| {
+                VirtError::xml(format!(
+                    "malformed XML at line {line}: bad value of attribute '{key}' in <{name}>: {err}"
+                ))
+            })?;
+            self.attrs.push((key, value.into_owned()));
+        }
+        Ok(Element {
+            name,
+            // Draining an exact-size iterator allocates exactly once, and not at all
+            // for elements without attributes.
+            attrs: self.attrs.drain(..).collect(),
+            children: Vec::new(),
+            line,
+        })
+    }
+
+    fn open(&mut self, el: Element) {
+        let content = self.spare.pop().unwrap_or_default();
+        self.stack.push(Frame { el, content });
+    }
+
+    fn add(&mut self, node: Node) {
+        if let Some(frame) = self.stack.last_mut() {
+            frame.content.push(Pending::Node(node));
+        }
+    }
+
+    /// Adds text, merging with preceding text (references split text into
+    /// several events).
+    fn add_text(&mut self, text: Cow<'a, str>) {
+        let Some(frame) = self.stack.last_mut() else {
+            return;
+        };
+        if text.is_empty() {
+            return;
+        }
+        if let Some(Pending::Text(prev)) = frame.content.last_mut() {
+            prev.to_mut().push_str(&text);
+        } else {
+            frame.content.push(Pending::Text(text));
+        }
+    }
+
+    /// Finishes the innermost element. Whitespace-only text next to elements or
+    /// comments is indentation, not content, unless the element also holds
+    /// significant text (mixed content keeps all of it).
+    fn close(&mut self) -> Option<Element> {
+        let Frame { mut el, mut content } = self.stack.pop()?;
+        let structured = content
+            .iter()
+            .any(|p| matches!(p, Pending::Node(Node::Element(_) | Node::Comment(_))));
+        let significant = content.iter().any(|p| match p {
+            Pending::Text(t) => !t.trim().is_empty(),
+            Pending::Node(n) => matches!(n, Node::CData(_)),
+        });
+        let drop_blank = structured && !significant;
+        let is_blank = |p: &Pending<'_>| matches!(p, Pending::Text(t) if t.trim().is_empty());
+        let kept = content.iter().filter(|p| !(drop_blank && is_blank(p))).count();
+        let mut children = Vec::with_capacity(kept);
+        for pending in content.drain(..) {
+            match pending {
+                Pending::Node(node) => children.push(node),
+                Pending::Text(t) if drop_blank && t.trim().is_empty() => {}
+                Pending::Text(t) => children.push(Node::Text(t.into_owned())),
+            }
+        }
+        el.children = children;
+        self.spare.push(content);
+        Some(el)
     }
 }
 
@@ -322,23 +391,6 @@ fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>, line: u32) -> 
         _ => Err(VirtError::xml(format!(
             "malformed XML at line {line}: undefined entity '&{name};'"
         ))),
-    }
-}
-
-/// Whitespace-only text next to elements or comments is indentation, not content,
-/// unless the element also holds significant text (mixed content keeps all of it).
-fn drop_formatting_whitespace(el: &mut Element) {
-    let structured = el
-        .children
-        .iter()
-        .any(|n| matches!(n, Node::Element(_) | Node::Comment(_)));
-    let significant = el
-        .children
-        .iter()
-        .any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()) || matches!(n, Node::CData(_)));
-    if structured && !significant {
-        el.children
-            .retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
     }
 }
 

@@ -10,12 +10,17 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 use virtbus_schemas::{DomainDef, NodeFile};
 
 struct Counting;
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+/// The tests here run one at a time so the allocation count of one is not
+/// disturbed by the other.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 // SAFETY: every method forwards to `System` with the caller's arguments, which
 // upholds GlobalAlloc's contract; the counter is only bookkeeping.
@@ -76,6 +81,7 @@ fn small_domain(idx: usize) -> String {
 
 #[test]
 fn ten_thousand_domains_parse_fast() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut xml = String::from("<node>\n");
     for idx in 0..10_000 {
         xml.push_str(&small_domain(idx));
@@ -90,13 +96,16 @@ fn ten_thousand_domains_parse_fast() {
         "schemas scale: 10000 domains ({} bytes) parsed in {elapsed:?}",
         xml.len()
     );
-    // The bound is for release builds; unoptimised test builds get ten times more.
-    let limit_ms = if cfg!(debug_assertions) { 5_000 } else { 500 };
+    // The 0.5 s bound is for release builds (`cargo test --release`); an
+    // unoptimised build is some ten times slower, so it only guards against
+    // accidentally quadratic parsing.
+    let limit_ms = if cfg!(debug_assertions) { 30_000 } else { 500 };
     assert!(elapsed.as_millis() < limit_ms, "took {elapsed:?}");
 }
 
 #[test]
 fn small_domain_is_a_few_kb() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let xml = small_domain(7);
     let before = LIVE_BYTES.load(Ordering::Relaxed);
     let defs: Vec<DomainDef> = (0..100).map(|_| DomainDef::from_xml(&xml).unwrap()).collect();
@@ -106,7 +115,5 @@ fn small_domain_is_a_few_kb() {
         xml.len()
     );
     assert_eq!(defs.len(), 100);
-    // Other tests run in parallel threads and allocate too, so allow slack; the
-    // measured figure is printed above.
     assert!(per_domain < 8 * 1024, "a small domain takes {per_domain} bytes");
 }

@@ -382,9 +382,14 @@ impl HypervisorDriver for TestDriver {
         })
     }
 
-    /// `testDomainSetMemoryFlags` with `VIR_DOMAIN_AFFECT_LIVE`.
+    /// `testDomainSetMemoryFlags` with `VIR_DOMAIN_AFFECT_LIVE`, as
+    /// `virDomainSetMemory` calls it: the domain must be running.
     fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>> {
+        if kib == 0 {
+            return Err(VirtError::invalid_arg("memory in virDomainSetMemory must not be zero"));
+        }
         self.with_domain(uuid, |obj| {
+            check_active(obj)?;
             if kib > obj.def.memory_kib {
                 return Err(VirtError::invalid_arg(format!(
                     "cannot set memory of domain '{}' to {kib} KiB, higher than max memory {} KiB",
@@ -426,10 +431,11 @@ impl HypervisorDriver for TestDriver {
         })
     }
 
-    /// `testDomainSetVcpusFlags` with `VIR_DOMAIN_AFFECT_LIVE` (or config when inactive).
+    /// `testDomainSetVcpusFlags` with `VIR_DOMAIN_AFFECT_LIVE`, as
+    /// `virDomainSetVcpus` calls it: only the running definition changes.
     fn set_vcpus(&self, uuid: Uuid, count: u32) -> VirtResult<Outcome<DomainRecord>> {
         if count == 0 {
-            return Err(VirtError::invalid_arg("argument nvcpus must not be zero"));
+            return Err(VirtError::invalid_arg("nvcpus in virDomainSetVcpus must not be zero"));
         }
         if count > MAX_VCPUS {
             return Err(VirtError::invalid_arg(format!(
@@ -437,6 +443,7 @@ impl HypervisorDriver for TestDriver {
             )));
         }
         self.with_domain(uuid, |obj| {
+            check_active(obj)?;
             if obj.def.vcpu.max < count {
                 return Err(VirtError::invalid_arg(format!(
                     "requested cpu amount exceeds maximum ({count} > {})",
@@ -447,10 +454,6 @@ impl HypervisorDriver for TestDriver {
             let state = obj.state;
             obj.set_state(state);
             Arc::make_mut(&mut obj.def).vcpu.current = count;
-            if let Some(config) = obj.new_def.as_mut() {
-                let config = Arc::make_mut(config);
-                config.vcpu.current = count.min(config.vcpu.max);
-            }
             Ok(Vec::new())
         })
     }

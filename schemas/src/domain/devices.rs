@@ -216,6 +216,18 @@ impl Devices {
                 _ => {}
             }
         }
+        // Definitions are kept for long and in large numbers (100,000 domains on a
+        // test node): give back the slack the pushes left.
+        devices.disks.shrink_to_fit();
+        devices.controllers.shrink_to_fit();
+        devices.interfaces.shrink_to_fit();
+        devices.serials.shrink_to_fit();
+        devices.consoles.shrink_to_fit();
+        devices.channels.shrink_to_fit();
+        devices.graphics.shrink_to_fit();
+        devices.videos.shrink_to_fit();
+        devices.inputs.shrink_to_fit();
+        devices.rngs.shrink_to_fit();
         devices
     }
 }

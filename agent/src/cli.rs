@@ -1,0 +1,217 @@
+//! Command-line interface: `virtbus serve` and `virtbus ctl`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "virtbus",
+    version,
+    about = "Management agent for virtualization hosts: libvirt-compatible drivers behind SNMP, AMQP (QMF) and CIM",
+    long_about = "virtbus runs one agent per host (`virtbus serve`) and controls it from the shell (`virtbus ctl`).\n\
+                  Without options, `virtbus serve` uses the built-in test driver (test:///default) and keeps its\n\
+                  state in $VIRTBUS_STATE_DIR, /var/lib/virtbus (root) or $XDG_STATE_HOME/virtbus."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Control a running agent over its unix socket (virsh-like commands).
+    Ctl(CtlArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags override its keys (see examples/virtbus.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Driver URI: test:///default or test:///ABSOLUTE/PATH.xml [default: test:///default].
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// State directory: persistent definitions, the control socket, runtime files.
+    #[arg(long, value_name = "DIR", env = "VIRTBUS_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// SNMP listen address (udp:HOST:PORT), or `off` [default: off until the SNMP adapter is built].
+    #[arg(long, value_name = "ADDR")]
+    pub snmp_listen: Option<String>,
+    /// SNMP read-only community [default: public].
+    #[arg(long, value_name = "NAME")]
+    pub snmp_community: Option<String>,
+    /// SNMP read-write community; SET stays disabled without one.
+    #[arg(long, value_name = "NAME")]
+    pub snmp_rw_community: Option<String>,
+    /// Where to send SNMP notifications (udp:HOST:PORT); repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub snmp_trap_sink: Vec<String>,
+    /// CIM-XML listen address (HOST:PORT), or `off` [default: off until the CIM adapter is built].
+    #[arg(long, value_name = "ADDR")]
+    pub cim_listen: Option<String>,
+    /// AMQP broker URL (amqp://user:pass@host:port/vhost); AMQP stays off without one.
+    #[arg(long, value_name = "URL", env = "VIRTBUS_AMQP_URL", hide_env_values = true)]
+    pub amqp_url: Option<String>,
+    /// Instance part of the QMF agent name [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub agent_name: Option<String>,
+    /// Log format on stderr; the level comes from RUST_LOG [default: text].
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Actor threads [default: number of cores].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// State directory of the agent to talk to (its socket is DIR/virtbus.sock).
+    #[arg(long, value_name = "DIR", env = "VIRTBUS_STATE_DIR", conflicts_with = "socket")]
+    pub state_dir: Option<PathBuf>,
+    /// Control socket path, instead of --state-dir.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Quiet: no success messages and no trailing blank line (like virsh -q).
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// virsh's command names and arguments.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CtlCommand {
+    /// List domains (active ones; --all for every domain).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Domain information.
+    Dominfo { domain: String },
+    /// Domain state.
+    Domstate {
+        domain: String,
+        /// Also print the reason.
+        #[arg(long)]
+        reason: bool,
+    },
+    /// Domain XML.
+    Dumpxml {
+        domain: String,
+        /// The persistent definition rather than the running one.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Define (without starting) a domain from an XML file.
+    Define { file: PathBuf },
+    /// Undefine a domain (a running one becomes transient).
+    Undefine { domain: String },
+    /// Start a defined, inactive domain.
+    Start { domain: String },
+    /// Create (define and start) a transient domain from an XML file.
+    Create { file: PathBuf },
+    /// Gracefully shut a domain down.
+    Shutdown { domain: String },
+    /// Stop a domain at once.
+    Destroy { domain: String },
+    /// Pause a domain.
+    Suspend { domain: String },
+    /// Resume a paused domain.
+    Resume { domain: String },
+    /// Reboot a domain.
+    Reboot { domain: String },
+    /// Change the current memory of a running domain (default unit KiB; e.g. 512M).
+    Setmem { domain: String, size: String },
+    /// Change the maximum memory of an inactive domain (default unit KiB).
+    Setmaxmem { domain: String, size: String },
+    /// Change the number of active vcpus of a running domain.
+    Setvcpus { domain: String, count: u32 },
+    /// Domain statistics (all domains when none is named).
+    Domstats { domains: Vec<String> },
+    /// List storage pools (active ones; --all for every pool).
+    PoolList {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Storage pool information.
+    PoolInfo { pool: String },
+    /// Define a storage pool from an XML file.
+    PoolDefine { file: PathBuf },
+    /// Create and start a transient storage pool from an XML file.
+    PoolCreate { file: PathBuf },
+    /// Storage pool XML.
+    PoolDumpxml { pool: String },
+    /// Start an inactive storage pool.
+    PoolStart { pool: String },
+    /// Build an inactive storage pool.
+    PoolBuild { pool: String },
+    /// Stop a storage pool.
+    PoolDestroy { pool: String },
+    /// Delete an inactive storage pool's resources.
+    PoolDelete { pool: String },
+    /// Refresh a storage pool's volumes.
+    PoolRefresh { pool: String },
+    /// Undefine an inactive storage pool.
+    PoolUndefine { pool: String },
+    /// List a pool's volumes.
+    VolList { pool: String },
+    /// Create a volume from a name and a size (default unit bytes; e.g. 10G).
+    VolCreateAs {
+        pool: String,
+        name: String,
+        capacity: String,
+        /// Initial allocation (default unit bytes).
+        #[arg(long)]
+        allocation: Option<String>,
+        /// Volume format (raw, qcow2, ...).
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Volume XML (by name with --pool, else by path or key).
+    VolDumpxml {
+        vol: String,
+        #[arg(long)]
+        pool: Option<String>,
+    },
+    /// Delete a volume (by name with --pool, else by path or key).
+    VolDelete {
+        vol: String,
+        #[arg(long)]
+        pool: Option<String>,
+    },
+    /// List networks (active ones; --all for every network).
+    NetList {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Network information.
+    NetInfo { network: String },
+    /// Define a network from an XML file.
+    NetDefine { file: PathBuf },
+    /// Create and start a transient network from an XML file.
+    NetCreate { file: PathBuf },
+    /// Network XML.
+    NetDumpxml { network: String },
+    /// Start an inactive network.
+    NetStart { network: String },
+    /// Stop a network.
+    NetDestroy { network: String },
+    /// Undefine an inactive network.
+    NetUndefine { network: String },
+    /// Host information.
+    Nodeinfo,
+    /// Stream every event as a JSON line until interrupted.
+    Events,
+    /// Test hook: make a domain's actor panic (needs VIRTBUS_TEST_HOOKS=1 on the agent).
+    #[command(hide = true)]
+    DebugPanic { domain: String },
+}

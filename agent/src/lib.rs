@@ -1,0 +1,14 @@
+//! The `virtbus` binary's library: everything `main.rs` wires together.
+//!
+//! - [`cli`]: flags and subcommands (clap).
+//! - [`config`]: the TOML file and the effective [`config::Settings`].
+//! - [`serve`]: `virtbus serve` — core, control socket, signals.
+//! - [`ctl`]: the control socket protocol, its server and the `virtbus ctl`
+//!   client with virsh-compatible output.
+//! - [`logging`]: tracing setup (`RUST_LOG`, `--log-format`).
+
+pub mod cli;
+pub mod config;
+pub mod ctl;
+pub mod logging;
+pub mod serve;
