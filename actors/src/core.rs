@@ -400,7 +400,12 @@ fn replay_store(conn: &Connection, stored: StoredState) {
         }
     }
     for uuid in stored.domains.removed {
-        if conn.hypervisor.get_domain(uuid).is_ok() {
+        if let Ok(rec) = conn.hypervisor.get_domain(uuid) {
+            // The driver recreated it (a node file's running domain): it was
+            // undefined and stopped before, so it goes again entirely.
+            if rec.is_active() {
+                let _ = conn.hypervisor.destroy_domain(uuid);
+            }
             if let Err(err) = conn.hypervisor.undefine_domain(uuid) {
                 tracing::error!(domain = %uuid, error = %err, "stored domain removal could not be replayed");
             }

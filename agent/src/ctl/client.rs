@@ -35,6 +35,7 @@ pub enum CtlError {
 
 /// Runs one ctl command against the socket at `socket`.
 pub fn run(socket: &Path, command: CtlCommand, quiet: bool) -> Result<Outcome, CtlError> {
+    format::set_quiet(quiet);
     let request = to_request(&command)?;
     let stream = UnixStream::connect(socket).map_err(|source| CtlError::Connect {
         path: socket.to_path_buf(),
@@ -57,6 +58,12 @@ pub fn run(socket: &Path, command: CtlCommand, quiet: bool) -> Result<Outcome, C
     match reply {
         Reply::Ok(data) => {
             if matches!(command, CtlCommand::Events) {
+                // The agent subscribed before answering, so nothing from now
+                // on is missed; say so on stderr, keeping stdout pure JSON.
+                eprintln!(
+                    "streaming events as JSON lines (epoch {}); interrupt to stop",
+                    format::text(&data["epoch"])
+                );
                 return stream_events(reader);
             }
             print!("{}", render(&command, &data, quiet));

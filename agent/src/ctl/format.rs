@@ -4,20 +4,34 @@
 
 use serde_json::Value;
 
+/// Whether tables print their header (virsh -q leaves it out).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Switches tables to quiet mode (no header, widths from the data alone).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// virsh's table: a leading space, columns left-justified and separated by
 /// three spaces, no trailing spaces; a dash line as wide as the columns.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let quiet = QUIET.load(std::sync::atomic::Ordering::Relaxed);
+    let mut widths: Vec<usize> = header
+        .iter()
+        .map(|h| if quiet { 0 } else { h.chars().count() })
+        .collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    push_row(&mut out, &header, &widths);
-    out.push_str(&"-".repeat(widths.iter().map(|w| w + 3).sum()));
-    out.push('\n');
+    if !quiet {
+        let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        push_row(&mut out, &header, &widths);
+        out.push_str(&"-".repeat(widths.iter().map(|w| w + 3).sum()));
+        out.push('\n');
+    }
     for row in rows {
         push_row(&mut out, row, &widths);
     }
