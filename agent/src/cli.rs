@@ -43,33 +43,18 @@ pub struct ServeArgs {
     /// State directory: persistent definitions, the control socket, runtime files.
     #[arg(long, value_name = "DIR", env = "VIRTBUS_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// SNMP listen address (udp:HOST:PORT), or `off` [default: off until the SNMP adapter is built].
-    #[arg(long, value_name = "ADDR")]
-    pub snmp_listen: Option<String>,
-    /// SNMP read-only community [default: public].
-    #[arg(long, value_name = "NAME")]
-    pub snmp_community: Option<String>,
-    /// SNMP read-write community; SET stays disabled without one.
-    #[arg(long, value_name = "NAME")]
-    pub snmp_rw_community: Option<String>,
-    /// Where to send SNMP notifications (udp:HOST:PORT); repeatable.
-    #[arg(long, value_name = "ADDR")]
-    pub snmp_trap_sink: Vec<String>,
-    /// CIM-XML listen address (HOST:PORT), or `off` [default: off until the CIM adapter is built].
-    #[arg(long, value_name = "ADDR")]
-    pub cim_listen: Option<String>,
-    /// AMQP broker URL (amqp://user:pass@host:port/vhost); AMQP stays off without one.
-    #[arg(long, value_name = "URL", env = "VIRTBUS_AMQP_URL", hide_env_values = true)]
-    pub amqp_url: Option<String>,
-    /// Instance part of the QMF agent name [default: the host name].
-    #[arg(long, value_name = "NAME")]
-    pub agent_name: Option<String>,
     /// Log format on stderr; the level comes from RUST_LOG [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
     /// Actor threads [default: number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub snmp: crate::adapters::snmp::Flags,
+    #[command(flatten)]
+    pub cim: crate::adapters::cim::Flags,
+    #[command(flatten)]
+    pub amqp: crate::adapters::amqp::Flags,
 }
 
 #[derive(Debug, Args)]
@@ -214,4 +199,25 @@ pub enum CtlCommand {
     /// Test hook: make a domain's actor panic (needs VIRTBUS_TEST_HOOKS=1 on the agent).
     #[command(hide = true)]
     DebugPanic { domain: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_flags_reach_their_adapter() {
+        let cli = Cli::try_parse_from(["virtbus", "serve", "--snmp-listen", "off", "--cim-listen", "off"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(args.snmp.listen.as_deref(), Some("off"));
+        assert_eq!(args.cim.listen.as_deref(), Some("off"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The agent's configuration: TOML file (`--config`) overridden by flags.
 //! Every key is documented in `examples/virtbus.toml`.
 
+use crate::adapters::{self, AdapterError};
 use crate::cli::{LogFormat, ServeArgs};
 use serde::Deserialize;
 use std::os::unix::fs::MetadataExt;
@@ -16,34 +17,11 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub workers: Option<usize>,
     #[serde(default)]
-    pub snmp: SnmpSection,
+    pub snmp: adapters::snmp::Section,
     #[serde(default)]
-    pub cim: CimSection,
+    pub cim: adapters::cim::Section,
     #[serde(default)]
-    pub amqp: AmqpSection,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnmpSection {
-    pub listen: Option<String>,
-    pub community: Option<String>,
-    pub rw_community: Option<String>,
-    #[serde(default)]
-    pub trap_sinks: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CimSection {
-    pub listen: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AmqpSection {
-    pub url: Option<String>,
-    pub agent_name: Option<String>,
+    pub amqp: adapters::amqp::Section,
 }
 
 /// Why the configuration cannot be used.
@@ -53,12 +31,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{adapter} is not built yet in this version of virtbus ({setting} = '{value}'); set it to 'off' or leave it out")]
-    NotBuilt {
-        adapter: &'static str,
-        setting: &'static str,
-        value: String,
-    },
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
     #[error("no state directory: set --state-dir, VIRTBUS_STATE_DIR, XDG_STATE_HOME or HOME")]
     NoStateDir,
 }
@@ -70,6 +44,9 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub log_format: LogFormat,
     pub workers: Option<usize>,
+    pub snmp: adapters::snmp::Settings,
+    pub cim: adapters::cim::Settings,
+    pub amqp: adapters::amqp::Settings,
 }
 
 impl Settings {
@@ -79,34 +56,13 @@ impl Settings {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
-        let adapters = [
-            (
-                "the SNMP adapter",
-                "snmp listen",
-                args.snmp_listen.clone().or(file.snmp.listen.clone()),
-            ),
-            (
-                "the CIM adapter",
-                "cim listen",
-                args.cim_listen.clone().or(file.cim.listen.clone()),
-            ),
-            (
-                "the AMQP adapter",
-                "amqp url",
-                args.amqp_url.clone().or(file.amqp.url.clone()),
-            ),
-        ];
-        for (adapter, setting, value) in adapters {
-            if let Some(value) = value {
-                if !value.is_empty() && value != "off" {
-                    return Err(ConfigError::NotBuilt {
-                        adapter,
-                        setting,
-                        value,
-                    });
-                }
-            }
-        }
+        let snmp = adapters::snmp::Settings::resolve(&args.snmp, file.snmp);
+        let cim = adapters::cim::Settings::resolve(&args.cim, file.cim);
+        let amqp = adapters::amqp::Settings::resolve(&args.amqp, file.amqp);
+        // Refuse a bad adapter setting before anything starts.
+        snmp.check()?;
+        cim.check()?;
+        amqp.check()?;
         let state_dir = args
             .state_dir
             .clone()
@@ -122,6 +78,9 @@ impl Settings {
             state_dir,
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             workers: args.workers.or(file.workers),
+            snmp,
+            cim,
+            amqp,
         })
     }
 }
@@ -174,7 +133,7 @@ mod tests {
         assert_eq!(s.connect, "test:///x.xml");
         args.connect = Some("test:///default".into());
         assert_eq!(Settings::resolve(&args).unwrap().connect, "test:///default");
-        args.cim_listen = Some("127.0.0.1:5988".into());
+        args.cim.listen = Some("127.0.0.1:5988".into());
         let err = Settings::resolve(&args).unwrap_err().to_string();
         assert!(err.contains("CIM adapter is not built yet"), "{err}");
     }

@@ -1,5 +1,6 @@
 //! The `virtbus` binary's library: everything `main.rs` wires together.
 //!
+//! - [`adapters`]: each protocol adapter's flags, settings and start-up.
 //! - [`cli`]: flags and subcommands (clap).
 //! - [`config`]: the TOML file and the effective [`config::Settings`].
 //! - [`serve`]: `virtbus serve` — core, control socket, signals.
@@ -7,6 +8,7 @@
 //!   client with virsh-compatible output.
 //! - [`logging`]: tracing setup (`RUST_LOG`, `--log-format`).
 
+pub mod adapters;
 pub mod cli;
 pub mod config;
 pub mod ctl;

@@ -2,6 +2,7 @@
 //! SIGINT/SIGTERM, then shut down cleanly (socket removed, actors stopped;
 //! definitions are already on disk).
 
+use crate::adapters::{self, AdapterError, AdapterHandle};
 use crate::config::Settings;
 use crate::ctl::server;
 use std::fs::{DirBuilder, File, OpenOptions};
@@ -29,6 +30,8 @@ pub enum ServeError {
         uri: String,
         source: virtbus_schemas::VirtError,
     },
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -92,10 +95,16 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let socket = socket_path(&state_dir);
     let listener = bind_socket(&socket)?;
     tracing::info!(socket = %socket.display(), "ctl: listening on unix:{}", socket.display());
-    for adapter in ["snmp", "cim", "amqp"] {
-        tracing::info!(adapter, "{adapter}: off (not built yet in this version)");
-    }
     let server = tokio::spawn(server::serve(listener, core.clone()));
+    let adapters = match start_adapters(&core, &settings).await {
+        Ok(adapters) => adapters,
+        Err(err) => {
+            server.abort();
+            let _ = std::fs::remove_file(&socket);
+            tokio::task::spawn_blocking(move || core.shutdown()).await.ok();
+            return Err(err);
+        }
+    };
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
@@ -104,11 +113,42 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         _ = sigint.recv() => "SIGINT",
     };
     tracing::info!(signal = which, "shutting down");
+    for adapter in adapters {
+        if let Some(stop) = adapter.stop {
+            stop();
+        }
+        adapter.task.abort();
+        tracing::info!(adapter = adapter.name, "adapter stopped");
+    }
     server.abort();
     let _ = std::fs::remove_file(&socket);
     tokio::task::spawn_blocking(move || core.shutdown()).await.ok();
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Starts every configured adapter; each logs where it listens (or that it
+/// is off).
+async fn start_adapters(core: &Core, settings: &Settings) -> Result<Vec<AdapterHandle>, ServeError> {
+    let mut running = Vec::new();
+    let started = [
+        adapters::snmp::start(core, &settings.snmp).await,
+        adapters::cim::start(core, &settings.cim).await,
+        adapters::amqp::start(core, &settings.amqp).await,
+    ];
+    for result in started {
+        match result {
+            Ok(Some(handle)) => running.push(handle),
+            Ok(None) => {}
+            Err(err) => {
+                for handle in running {
+                    handle.task.abort();
+                }
+                return Err(ServeError::Adapter(err));
+            }
+        }
+    }
+    Ok(running)
 }
 
 fn take_lock(state_dir: &Path) -> Result<File, ServeError> {
