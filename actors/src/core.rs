@@ -259,6 +259,20 @@ impl Core {
         }
     }
 
+    /// Statistics no older than `max_age` (see [`crate::stats`]).
+    pub async fn stats(&self, uuid: Uuid, max_age: std::time::Duration) -> VirtResult<Arc<DomainStats>> {
+        if let Some(stats) = self.shared.stats.get(uuid, max_age) {
+            return Ok(stats);
+        }
+        let stats = self.domain_stats(uuid).await?;
+        // The actor cached its sample; hand out that one so readers share it.
+        Ok(self
+            .shared
+            .stats
+            .get(uuid, std::time::Duration::MAX)
+            .unwrap_or_else(|| Arc::new(stats)))
+    }
+
     /// `virDomainDefineXML`.
     pub async fn define_domain(&self, xml: &str) -> VirtResult<Arc<DomainRecord>> {
         let def = DomainDef::from_xml(xml)?;

@@ -71,12 +71,14 @@ impl ObjectKind for DomainKind {
             DomainOp::Redefine(def) => hv.define_domain(*def)?,
             DomainOp::CreateFrom(def) => hv.create_domain(*def)?,
             DomainOp::Stats => {
+                let stats = hv.domain_stats(uuid)?;
+                shared.stats.put(uuid, stats.clone());
                 return Ok(Applied {
                     record: Some(hv.get_domain(uuid)?),
                     changed: false,
                     events: Vec::new(),
-                    reply: DomainReply::Stats(hv.domain_stats(uuid)?),
-                })
+                    reply: DomainReply::Stats(stats),
+                });
             }
             DomainOp::Panic => {
                 if !shared.test_hooks {
@@ -88,6 +90,8 @@ impl ObjectKind for DomainKind {
                 panic!("test hook: deliberate panic in the actor of domain {uuid}");
             }
         };
+        // Counters sampled before a state change no longer describe the domain.
+        shared.stats.forget(uuid);
         if let Some(store) = &shared.store {
             match &outcome.record {
                 Some(rec) if persist && rec.persistent => {

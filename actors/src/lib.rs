@@ -13,7 +13,7 @@
 //! Layout: `core.rs` (the facade and start-up), `object.rs` (the generic
 //! supervised actor), `domain.rs` / `pool.rs` / `network.rs` (per-kind
 //! commands), `node.rs`, `shared.rs` (state all actors share, the registry),
-//! `bus.rs` + `event.rs`, `snapshot.rs`, `store.rs`, `system.rs` (the actix
+//! `bus.rs` + `event.rs`, `snapshot.rs`, `stats.rs` (sampled counters), `store.rs`, `system.rs` (the actix
 //! threads).
 //!
 //! Invariants: the core never waits for a subscriber; adapters never call a
@@ -29,6 +29,7 @@ pub mod object;
 pub mod pool;
 pub mod shared;
 pub mod snapshot;
+pub mod stats;
 pub mod store;
 pub mod system;
 

@@ -7,6 +7,7 @@ use crate::network::NetworkKind;
 use crate::object::ObjectActor;
 use crate::pool::PoolKind;
 use crate::snapshot::SnapshotCell;
+use crate::stats::StatsCache;
 use crate::store::Store;
 use actix::{Addr, ArbiterHandle, Supervisor};
 use parking_lot::RwLock;
@@ -35,6 +36,7 @@ pub struct Shared {
     pub snapshot: SnapshotCell,
     pub store: Option<Store>,
     pub registry: Registry,
+    pub stats: StatsCache,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     /// Enables test-only commands (a deliberate panic).
@@ -55,6 +57,7 @@ impl Shared {
             snapshot: SnapshotCell::default(),
             store,
             registry: Registry::default(),
+            stats: StatsCache::default(),
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             test_hooks,

@@ -178,3 +178,23 @@ async fn definitions_survive_a_restart_with_the_same_state_dir() {
     assert!(core.lookup_network("default").is_err(), "undefine persisted");
     core.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_are_cached_within_the_freshness_bound() {
+    let core = core_with(None, false);
+    let uuid = core.lookup_domain("test").unwrap().uuid();
+    let a = core.stats(uuid, Duration::from_secs(60)).await.unwrap();
+    let b = core.stats(uuid, Duration::from_secs(60)).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&a, &b),
+        "second read within the bound is the cached sample"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let c = core.stats(uuid, Duration::from_millis(1)).await.unwrap();
+    assert!(c.cpu_time_ns > a.cpu_time_ns, "cpu time grows while running");
+    // A state change invalidates the sample.
+    core.domain_record(uuid, DomainOp::Suspend).await.unwrap();
+    let d = core.stats(uuid, Duration::from_secs(60)).await.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&c, &d));
+    core.shutdown();
+}
