@@ -498,10 +498,27 @@ impl Element {
         self.children.insert(index, Node::Element(el));
     }
 
-    /// Removes every child element with that name.
+    /// Removes every child element with that name. Text on either side of a
+    /// removed element is joined, as a parser would read the result.
     pub fn remove_children(&mut self, name: &str) {
+        let before = self.children.len();
         self.children
             .retain(|n| !matches!(n, Node::Element(e) if e.name == name));
+        if self.children.len() != before {
+            self.merge_adjacent_text();
+        }
+    }
+
+    /// Joins neighbouring text nodes into one.
+    fn merge_adjacent_text(&mut self) {
+        let mut merged: Vec<Node> = Vec::with_capacity(self.children.len());
+        for node in self.children.drain(..) {
+            match (merged.last_mut(), node) {
+                (Some(Node::Text(prev)), Node::Text(next)) => prev.push_str(&next),
+                (_, node) => merged.push(node),
+            }
+        }
+        self.children = merged;
     }
 
     /// Index in `children` of the first element with that name.
@@ -698,6 +715,14 @@ mod tests {
         assert!(parse("<a/><b/>").is_err());
         assert!(parse("").is_err());
         assert!(parse("<a x='1' x='2'/>").is_err());
+    }
+
+    #[test]
+    fn removing_an_element_joins_surrounding_text() {
+        let mut el = parse("<a>x<b/>y<c/></a>").unwrap();
+        el.remove_children("b");
+        assert_eq!(el.children.len(), 2);
+        assert_eq!(parse(&el.to_xml()).unwrap(), el);
     }
 
     #[test]

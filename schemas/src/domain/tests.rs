@@ -80,3 +80,13 @@ fn unknown_elements_survive_in_order() {
     let def = DomainDef::from_xml(xml).unwrap();
     assert_eq!(def.to_xml(), xml);
 }
+
+#[test]
+fn mixed_content_round_trips_after_removing_an_empty_title() {
+    // Found by the xml_domain fuzz target: removing the empty <title> left two
+    // text nodes side by side, which a re-parse reads as one.
+    let xml = "<domain type='kvm'>\n  <name>a</name>\n  <memory>1024</memory>\n  <title/>\nk <on_crash>restart</on_crash>\n</domain>";
+    let def = DomainDef::from_xml(xml).unwrap();
+    let again = DomainDef::from_xml(&def.to_xml()).unwrap();
+    assert_eq!(again, def);
+}
