@@ -3,10 +3,14 @@
 //! actor of its object. Reads go to the [`Snapshot`].
 
 use crate::bus::{Bus, Subscription, DEFAULT_CAPACITY};
+use crate::domain::DomainKind;
 use crate::domain::{DomainOp, DomainReply};
+use crate::network::NetworkKind;
 use crate::network::NetworkOp;
-use crate::node::{NewDomain, NewNetwork, NewPool, NodeActor};
+use crate::node::{Adopt, NewObject, NodeActor};
 use crate::object::Command;
+use crate::object::{ObjectKind, Refresh};
+use crate::pool::PoolKind;
 use crate::pool::{PoolOp, PoolReply};
 use crate::shared::Shared;
 use crate::snapshot::Snapshot;
@@ -18,6 +22,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
+use virtbus_drivers::model::DriverEvent;
+use virtbus_drivers::DriverNotice;
 use virtbus_drivers::{Connection, DomainRecord, DomainStats, NetworkRecord, PoolRecord, VolumeRecord};
 use virtbus_schemas::{DomainDef, ErrorCode, NetworkDef, NodeInfo, PoolDef, VirtError, VirtResult, VolumeDef};
 
@@ -66,13 +72,21 @@ pub struct Core {
     node: Addr<NodeActor>,
     system: Arc<Mutex<ActorSystem>>,
     report: Arc<StartReport>,
+    /// Ends the driver notice thread at shutdown.
+    stop_notices: crossbeam_channel::Sender<()>,
 }
 
 impl Core {
     /// Opens the driver, replays the store, starts one actor per object.
     pub fn start(config: CoreConfig) -> VirtResult<Core> {
-        let started = Instant::now();
         let conn = virtbus_drivers::open(&config.uri)?;
+        Self::start_with(config, conn)
+    }
+
+    /// Like [`Core::start`], on a connection the caller opened (tests use it
+    /// to change the driver behind the core's back).
+    pub fn start_with(config: CoreConfig, conn: Connection) -> VirtResult<Core> {
+        let started = Instant::now();
         let store = match &config.state_dir {
             Some(dir) => Some(Store::open(dir, &config.uri)?),
             None => None,
@@ -131,6 +145,14 @@ impl Core {
         }
         let node_shared = shared.clone();
         let node = Supervisor::start_in_arbiter(&system.arbiters[0], move |_| NodeActor::new(node_shared));
+        let (stop_notices, stopped) = crossbeam_channel::bounded::<()>(1);
+        if let Some(notices) = shared.conn.notices.clone() {
+            let (shared, node) = (shared.clone(), node.clone());
+            std::thread::Builder::new()
+                .name("virtbus-notices".into())
+                .spawn(move || pump_notices(notices, stopped, shared, node))
+                .map_err(|e| VirtError::internal(format!("cannot start the driver notice thread: {e}")))?;
+        }
         let report = StartReport {
             domains: counts.0,
             pools: counts.1,
@@ -143,6 +165,7 @@ impl Core {
             node,
             system: Arc::new(Mutex::new(system)),
             report: Arc::new(report),
+            stop_notices,
         })
     }
 
@@ -182,6 +205,7 @@ impl Core {
     /// Stops all actors. Everything persistent is already on disk: the store
     /// writes before each reply.
     pub fn shutdown(&self) {
+        let _ = self.stop_notices.try_send(());
         self.shared.registry.domains.write().clear();
         self.shared.registry.pools.write().clear();
         self.shared.registry.networks.write().clear();
@@ -302,7 +326,7 @@ impl Core {
                 ))),
             };
         }
-        let msg = NewDomain {
+        let msg = NewObject::<DomainKind> {
             def: Box::new(def),
             live,
         };
@@ -348,7 +372,7 @@ impl Core {
                 .await?
                 .ok_or_else(|| VirtError::internal(format!("pool {uuid} vanished while being defined")));
         }
-        let msg = NewPool {
+        let msg = NewObject::<PoolKind> {
             def: Box::new(def),
             live,
         };
@@ -395,11 +419,52 @@ impl Core {
                 .await?
                 .ok_or_else(|| VirtError::internal(format!("network {uuid} vanished while being defined")));
         }
-        let msg = NewNetwork {
+        let msg = NewObject::<NetworkKind> {
             def: Box::new(def),
             live,
         };
         self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+    }
+}
+
+/// Routes driver notices to the object's actor, or to the node actor when
+/// the object is new to the core, until the driver or the core goes away.
+fn pump_notices(
+    notices: crossbeam_channel::Receiver<DriverNotice>,
+    stop: crossbeam_channel::Receiver<()>,
+    shared: Arc<Shared>,
+    node: Addr<NodeActor>,
+) {
+    loop {
+        crossbeam_channel::select! {
+            recv(notices) -> notice => match notice {
+                Ok(DriverNotice::Domain { uuid, event }) => {
+                    route::<DomainKind>(&shared, &node, uuid, event.map(DriverEvent::Domain))
+                }
+                Ok(DriverNotice::Pool { uuid, event }) => {
+                    route::<PoolKind>(&shared, &node, uuid, event.map(DriverEvent::Pool))
+                }
+                Ok(DriverNotice::Network { uuid, event }) => {
+                    route::<NetworkKind>(&shared, &node, uuid, event.map(DriverEvent::Network))
+                }
+                Err(_) => return,
+            },
+            recv(stop) -> _ => return,
+        }
+    }
+}
+
+fn route<K: ObjectKind>(shared: &Shared, node: &Addr<NodeActor>, uuid: Uuid, event: Option<DriverEvent>)
+where
+    NodeActor: actix::Handler<Adopt<K>>,
+{
+    match K::addr(shared, uuid) {
+        Some(addr) => addr.do_send(Refresh(event)),
+        None => node.do_send(Adopt::<K> {
+            uuid,
+            event,
+            kind: std::marker::PhantomData,
+        }),
     }
 }
 

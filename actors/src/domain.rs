@@ -2,7 +2,7 @@
 //! the driver, the store and the bus.
 
 use crate::event::EventBody;
-use crate::object::{Applied, ObjectKind};
+use crate::object::{self, Applied, ObjectKind};
 use crate::shared::Shared;
 use crate::store::Kind;
 use std::sync::Arc;
@@ -122,35 +122,66 @@ impl ObjectKind for DomainKind {
     fn unregister(shared: &Shared, uuid: Uuid) {
         shared.registry.domains.write().remove(&uuid);
     }
-}
 
-/// Builds the reply and events of a driver outcome.
-pub(crate) fn applied(outcome: Outcome<DomainRecord>, uuid: Uuid, name_before: Option<String>) -> Applied<DomainKind> {
-    let name = outcome
-        .record
-        .as_ref()
-        .map(|r| r.def.name.clone())
-        .or(name_before)
-        .unwrap_or_default();
-    let events = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
+    type Def = DomainDef;
+
+    fn def_uuid(def: &DomainDef) -> Uuid {
+        def.uuid
+    }
+
+    fn create(shared: &Shared, def: DomainDef, live: bool) -> VirtResult<Outcome<DomainRecord>> {
+        if live {
+            shared.conn.hypervisor.create_domain(def)
+        } else {
+            shared.conn.hypervisor.define_domain(def)
+        }
+    }
+
+    fn persistent_xml(record: &DomainRecord) -> Option<String> {
+        record.persistent.then(|| record.persistent_def().to_xml())
+    }
+
+    const STORE_KIND: Kind = Kind::Domain;
+
+    fn addr(shared: &Shared, uuid: Uuid) -> Option<actix::Addr<crate::object::ObjectActor<Self>>> {
+        shared.registry.domains.read().get(&uuid).cloned()
+    }
+
+    fn spawn(shared: &Arc<Shared>, uuid: Uuid) {
+        shared.spawn_domain(uuid);
+    }
+
+    fn reply_record(reply: Self::Reply) -> Option<Arc<DomainRecord>> {
+        match reply {
+            DomainReply::Record(rec) => rec,
+            DomainReply::Stats(_) => None,
+        }
+    }
+
+    fn name_of(record: &DomainRecord) -> String {
+        record.def.name.clone()
+    }
+
+    fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
+        match event {
             DriverEvent::Domain(lc) => Some(EventBody::Domain {
                 uuid,
-                name: name.clone(),
+                name: name.to_string(),
                 event: lc.event,
                 detail: lc.detail_name(),
                 detail_code: lc.detail,
             }),
             _ => None,
-        })
-        .collect();
-    let reply = DomainReply::Record(outcome.record.clone().map(Arc::new));
-    Applied {
-        record: outcome.record,
-        changed: true,
-        events,
-        reply,
+        }
     }
+}
+
+pub(crate) fn applied(
+    outcome: virtbus_drivers::Outcome<DomainRecord>,
+    uuid: Uuid,
+    name_before: Option<String>,
+) -> Applied<DomainKind> {
+    object::applied::<DomainKind>(outcome, uuid, name_before, |r| {
+        DomainReply::Record(r.cloned().map(Arc::new))
+    })
 }

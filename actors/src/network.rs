@@ -1,7 +1,7 @@
 //! Virtual networks: the commands a network actor understands.
 
 use crate::event::EventBody;
-use crate::object::{Applied, ObjectKind};
+use crate::object::{self, Applied, ObjectKind};
 use crate::shared::Shared;
 use crate::store::Kind;
 use std::sync::Arc;
@@ -68,36 +68,59 @@ impl ObjectKind for NetworkKind {
     fn unregister(shared: &Shared, uuid: Uuid) {
         shared.registry.networks.write().remove(&uuid);
     }
-}
 
-pub(crate) fn applied(
-    outcome: Outcome<NetworkRecord>,
-    uuid: Uuid,
-    name_before: Option<String>,
-) -> Applied<NetworkKind> {
-    let name = outcome
-        .record
-        .as_ref()
-        .map(|r| r.def.name.clone())
-        .or(name_before)
-        .unwrap_or_default();
-    let events = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
+    type Def = NetworkDef;
+
+    fn def_uuid(def: &NetworkDef) -> Uuid {
+        def.uuid
+    }
+
+    fn create(shared: &Shared, def: NetworkDef, live: bool) -> VirtResult<Outcome<NetworkRecord>> {
+        if live {
+            shared.conn.network.create_network(def)
+        } else {
+            shared.conn.network.define_network(def)
+        }
+    }
+
+    fn persistent_xml(record: &NetworkRecord) -> Option<String> {
+        record.persistent.then(|| record.def.to_xml())
+    }
+
+    const STORE_KIND: Kind = Kind::Network;
+
+    fn addr(shared: &Shared, uuid: Uuid) -> Option<actix::Addr<crate::object::ObjectActor<Self>>> {
+        shared.registry.networks.read().get(&uuid).cloned()
+    }
+
+    fn spawn(shared: &Arc<Shared>, uuid: Uuid) {
+        shared.spawn_network(uuid);
+    }
+
+    fn reply_record(reply: Self::Reply) -> Option<Arc<NetworkRecord>> {
+        reply
+    }
+
+    fn name_of(record: &NetworkRecord) -> String {
+        record.def.name.clone()
+    }
+
+    fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
+        match event {
             DriverEvent::Network(event) => Some(EventBody::Network {
                 uuid,
-                name: name.clone(),
+                name: name.to_string(),
                 event: *event,
             }),
             _ => None,
-        })
-        .collect();
-    let reply = outcome.record.clone().map(Arc::new);
-    Applied {
-        record: outcome.record,
-        changed: true,
-        events,
-        reply,
+        }
     }
+}
+
+pub(crate) fn applied(
+    outcome: virtbus_drivers::Outcome<NetworkRecord>,
+    uuid: Uuid,
+    name_before: Option<String>,
+) -> Applied<NetworkKind> {
+    object::applied::<NetworkKind>(outcome, uuid, name_before, |r| r.cloned().map(Arc::new))
 }

@@ -2,20 +2,19 @@
 //!
 //! `define`/`create` of an object that has no actor yet go here, so two
 //! concurrent definitions of the same new name are decided in order; the node
-//! actor calls the driver, starts the new object's supervised actor, publishes
-//! the snapshot and persists the definition before it replies.
+//! actor calls the driver, persists the definition, starts the new object's
+//! supervised actor, publishes the snapshot and then the events, before it
+//! replies. Objects a driver reports by itself (created behind virtbus's
+//! back) are adopted here too.
 
-use crate::domain::{self, DomainReply};
-use crate::network;
-use crate::object::Applied;
-use crate::pool::{self, PoolReply};
+use crate::object::{ObjectKind, Refresh};
 use crate::shared::Shared;
-use crate::store::Kind;
 use actix::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use virtbus_drivers::{DomainRecord, NetworkRecord, PoolRecord};
-use virtbus_schemas::{DomainDef, NetworkDef, PoolDef, VirtError, VirtResult};
+use uuid::Uuid;
+use virtbus_drivers::model::DriverEvent;
+use virtbus_schemas::{VirtError, VirtResult};
 
 pub struct NodeActor {
     shared: Arc<Shared>,
@@ -37,32 +36,26 @@ impl Actor for NodeActor {
 
 impl Supervised for NodeActor {}
 
-/// Define (`live == false`) or create-and-start (`live == true`) a domain.
-pub struct NewDomain {
-    pub def: Box<DomainDef>,
+/// Define (`live == false`) or create-and-start (`live == true`) an object
+/// of kind `K`.
+pub struct NewObject<K: ObjectKind> {
+    pub def: Box<K::Def>,
     pub live: bool,
 }
 
-impl Message for NewDomain {
-    type Result = VirtResult<Arc<DomainRecord>>;
+impl<K: ObjectKind> Message for NewObject<K> {
+    type Result = VirtResult<Arc<K::Record>>;
 }
 
-pub struct NewPool {
-    pub def: Box<PoolDef>,
-    pub live: bool,
+/// An object of kind `K` the driver reported by itself: start managing it.
+pub struct Adopt<K: ObjectKind> {
+    pub uuid: Uuid,
+    pub event: Option<DriverEvent>,
+    pub kind: std::marker::PhantomData<fn() -> K>,
 }
 
-impl Message for NewPool {
-    type Result = VirtResult<Arc<PoolRecord>>;
-}
-
-pub struct NewNetwork {
-    pub def: Box<NetworkDef>,
-    pub live: bool,
-}
-
-impl Message for NewNetwork {
-    type Result = VirtResult<Arc<NetworkRecord>>;
+impl<K: ObjectKind> Message for Adopt<K> {
+    type Result = ();
 }
 
 /// Runs `f`, turning a panic into INTERNAL_ERROR (the node actor has no
@@ -74,115 +67,66 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> VirtResult<T>) -> VirtResult<T> {
     })
 }
 
-fn publish<K: crate::object::ObjectKind>(shared: &Shared, applied: Applied<K>) -> Applied<K> {
-    for body in &applied.events {
-        shared.bus.publish(body.clone());
-    }
-    applied
-}
+impl<K: ObjectKind> Handler<NewObject<K>> for NodeActor {
+    type Result = VirtResult<Arc<K::Record>>;
 
-impl Handler<NewDomain> for NodeActor {
-    type Result = VirtResult<Arc<DomainRecord>>;
-
-    fn handle(&mut self, msg: NewDomain, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: NewObject<K>, _ctx: &mut Context<Self>) -> Self::Result {
         let shared = &self.shared;
-        guarded("domain definition", || {
-            let hv = &shared.conn.hypervisor;
-            let uuid = msg.def.uuid;
-            let outcome = if msg.live {
-                hv.create_domain(*msg.def)?
-            } else {
-                hv.define_domain(*msg.def)?
-            };
+        guarded(K::NAME, || {
+            let uuid = K::def_uuid(&msg.def);
+            let outcome = K::create(shared, *msg.def, msg.live)?;
+            if !msg.live {
+                if let (Some(store), Some(record)) = (&shared.store, outcome.record.as_ref()) {
+                    if let Some(xml) = K::persistent_xml(record) {
+                        store.save(K::STORE_KIND, uuid, &xml)?;
+                    }
+                }
+            }
             let record = outcome
                 .record
                 .clone()
-                .ok_or_else(|| VirtError::internal("driver returned no domain after defining it"))?;
-            if !msg.live {
-                if let Some(store) = &shared.store {
-                    store.save(Kind::Domain, uuid, &record.persistent_def().to_xml())?;
-                }
+                .map(Arc::new)
+                .ok_or_else(|| VirtError::internal(format!("driver returned no {} after defining it", K::NAME)))?;
+            let name = K::name_of(&record);
+            let events: Vec<_> = outcome
+                .events
+                .iter()
+                .filter_map(|e| K::event_body(uuid, &name, e))
+                .collect();
+            if K::addr(shared, uuid).is_none() {
+                K::spawn(shared, uuid);
             }
-            let done = domain::applied(outcome, uuid, None);
-            if !shared.registry.domains.read().contains_key(&uuid) {
-                shared.spawn_domain(uuid);
+            K::put_snapshot(shared, uuid, outcome.record);
+            for body in events {
+                shared.bus.publish(body);
             }
-            shared.snapshot.put_domain(record);
-            let done = publish(shared, done);
-            match done.reply {
-                DomainReply::Record(Some(rec)) => Ok(rec),
-                _ => Err(VirtError::internal("domain vanished while being defined")),
-            }
+            Ok(record)
         })
     }
 }
 
-impl Handler<NewPool> for NodeActor {
-    type Result = VirtResult<Arc<PoolRecord>>;
+impl<K: ObjectKind> Handler<Adopt<K>> for NodeActor {
+    type Result = ();
 
-    fn handle(&mut self, msg: NewPool, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Adopt<K>, _ctx: &mut Context<Self>) {
         let shared = &self.shared;
-        guarded("pool definition", || {
-            let storage = &shared.conn.storage;
-            let uuid = msg.def.uuid;
-            let outcome = if msg.live {
-                storage.create_pool(*msg.def)?
-            } else {
-                storage.define_pool(*msg.def)?
-            };
-            let record = outcome
-                .record
-                .clone()
-                .ok_or_else(|| VirtError::internal("driver returned no pool after defining it"))?;
-            if !msg.live {
-                if let Some(store) = &shared.store {
-                    store.save(Kind::Pool, uuid, &record.def.to_xml())?;
+        if let Some(addr) = K::addr(shared, msg.uuid) {
+            // Adopted meanwhile: the object's own actor handles the notice.
+            addr.do_send(Refresh(msg.event));
+            return;
+        }
+        match K::fetch(shared, msg.uuid) {
+            Ok(Some(record)) => {
+                let name = K::name_of(&record);
+                K::spawn(shared, msg.uuid);
+                K::put_snapshot(shared, msg.uuid, Some(record));
+                if let Some(body) = msg.event.as_ref().and_then(|e| K::event_body(msg.uuid, &name, e)) {
+                    shared.bus.publish(body);
                 }
+                tracing::info!(kind = K::NAME, uuid = %msg.uuid, name, "adopted an object the driver reported");
             }
-            let done = pool::applied(outcome, uuid, None);
-            if !shared.registry.pools.read().contains_key(&uuid) {
-                shared.spawn_pool(uuid);
-            }
-            shared.snapshot.put_pool(record);
-            let done = publish(shared, done);
-            match done.reply {
-                PoolReply::Record(Some(rec)) => Ok(rec),
-                _ => Err(VirtError::internal("pool vanished while being defined")),
-            }
-        })
-    }
-}
-
-impl Handler<NewNetwork> for NodeActor {
-    type Result = VirtResult<Arc<NetworkRecord>>;
-
-    fn handle(&mut self, msg: NewNetwork, _ctx: &mut Context<Self>) -> Self::Result {
-        let shared = &self.shared;
-        guarded("network definition", || {
-            let driver = &shared.conn.network;
-            let uuid = msg.def.uuid;
-            let outcome = if msg.live {
-                driver.create_network(*msg.def)?
-            } else {
-                driver.define_network(*msg.def)?
-            };
-            let record = outcome
-                .record
-                .clone()
-                .ok_or_else(|| VirtError::internal("driver returned no network after defining it"))?;
-            if !msg.live {
-                if let Some(store) = &shared.store {
-                    store.save(Kind::Network, uuid, &record.def.to_xml())?;
-                }
-            }
-            let done = network::applied(outcome, uuid, None);
-            if !shared.registry.networks.read().contains_key(&uuid) {
-                shared.spawn_network(uuid);
-            }
-            shared.snapshot.put_network(record);
-            let done = publish(shared, done);
-            done.reply
-                .ok_or_else(|| VirtError::internal("network vanished while being defined"))
-        })
+            Ok(None) => {}
+            Err(err) => tracing::warn!(kind = K::NAME, uuid = %msg.uuid, error = %err, "could not adopt"),
+        }
     }
 }

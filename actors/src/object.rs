@@ -20,6 +20,7 @@ use uuid::Uuid;
 use virtbus_schemas::{VirtError, VirtResult};
 
 use crate::event::EventBody;
+use virtbus_drivers::model::DriverEvent;
 
 /// What an executed command did.
 pub struct Applied<K: ObjectKind> {
@@ -33,7 +34,7 @@ pub struct Applied<K: ObjectKind> {
 
 /// A kind of object managed by [`ObjectActor`].
 pub trait ObjectKind: Sized + Unpin + 'static {
-    type Record: Send + Sync + 'static;
+    type Record: Clone + Send + Sync + 'static;
     type Op: Send + std::fmt::Debug + 'static;
     type Reply: Send + 'static;
     /// "domain", "pool", "network".
@@ -48,6 +49,35 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     fn put_snapshot(shared: &Shared, uuid: Uuid, record: Option<Self::Record>);
     /// Drops the object's address from the registry.
     fn unregister(shared: &Shared, uuid: Uuid);
+    /// The object's name, for events.
+    fn name_of(record: &Self::Record) -> String;
+    /// The bus event for a driver event about this object, if it is one of
+    /// this kind's events.
+    fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody>;
+
+    /// The kind's XML definition.
+    type Def: Send + 'static;
+    fn def_uuid(def: &Self::Def) -> Uuid;
+    /// Defines (`live == false`) or creates and starts (`live == true`) a new
+    /// object through the driver.
+    fn create(shared: &Shared, def: Self::Def, live: bool) -> VirtResult<virtbus_drivers::Outcome<Self::Record>>;
+    /// The XML to persist for a defined object (`None`: nothing to keep).
+    fn persistent_xml(record: &Self::Record) -> Option<String>;
+    const STORE_KIND: crate::store::Kind;
+    /// The address of the object's actor, if it has one.
+    fn addr(shared: &Shared, uuid: Uuid) -> Option<Addr<ObjectActor<Self>>>;
+    fn spawn(shared: &Arc<Shared>, uuid: Uuid);
+    /// The record from a reply of this kind, if it carries one.
+    fn reply_record(reply: Self::Reply) -> Option<Arc<Self::Record>>;
+}
+
+/// The driver noticed a change by itself: reload the object from the driver,
+/// publish the snapshot, then the event (if any). Serialised with commands
+/// through the mailbox like everything else.
+pub struct Refresh(pub Option<DriverEvent>);
+
+impl Message for Refresh {
+    type Result = ();
 }
 
 /// A command for the object an actor owns.
@@ -64,6 +94,8 @@ pub struct ObjectActor<K: ObjectKind> {
     restarts: u32,
     /// Set once the object is gone, so a supervisor restart does nothing.
     gone: bool,
+    /// The last name seen, for events about an object that just vanished.
+    name_hint: Option<String>,
     _kind: std::marker::PhantomData<K>,
 }
 
@@ -74,6 +106,7 @@ impl<K: ObjectKind> ObjectActor<K> {
             shared,
             restarts: 0,
             gone: false,
+            name_hint: None,
             _kind: std::marker::PhantomData,
         }
     }
@@ -181,5 +214,59 @@ impl<K: ObjectKind> Handler<Command<K>> for ObjectActor<K> {
             rx.await
                 .unwrap_or_else(|_| Err(VirtError::internal("object actor stopped before replying")))
         }))
+    }
+}
+
+impl<K: ObjectKind> Handler<Refresh> for ObjectActor<K> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Refresh, ctx: &mut Context<Self>) {
+        let name_before = self.name_hint.clone();
+        match K::fetch(&self.shared, self.uuid) {
+            Ok(record) => {
+                let name = record.as_ref().map(K::name_of).or(name_before).unwrap_or_default();
+                self.name_hint = Some(name.clone());
+                let gone = record.is_none();
+                K::put_snapshot(&self.shared, self.uuid, record);
+                if let Some(body) = msg.0.as_ref().and_then(|e| K::event_body(self.uuid, &name, e)) {
+                    self.shared.bus.publish(body);
+                }
+                if gone {
+                    self.gone = true;
+                    K::unregister(&self.shared, self.uuid);
+                    ctx.stop();
+                }
+            }
+            Err(err) => {
+                tracing::warn!(kind = K::NAME, uuid = %self.uuid, error = %err, "could not reload after a driver notice");
+            }
+        }
+    }
+}
+
+/// Builds the reply and bus events of a driver outcome for kind `K`.
+pub(crate) fn applied<K: ObjectKind>(
+    outcome: virtbus_drivers::Outcome<K::Record>,
+    uuid: Uuid,
+    name_before: Option<String>,
+    reply: impl FnOnce(Option<&K::Record>) -> K::Reply,
+) -> Applied<K> {
+    let name = outcome
+        .record
+        .as_ref()
+        .map(K::name_of)
+        .or(name_before)
+        .unwrap_or_default();
+    let events = outcome
+        .events
+        .iter()
+        .filter_map(|e| K::event_body(uuid, &name, e))
+        .collect();
+    let reply = reply(outcome.record.as_ref());
+    Applied {
+        record: outcome.record,
+        changed: true,
+        events,
+        reply,
     }
 }

@@ -3,7 +3,7 @@
 //! change one command at a time.
 
 use crate::event::EventBody;
-use crate::object::{Applied, ObjectKind};
+use crate::object::{self, Applied, ObjectKind};
 use crate::shared::Shared;
 use crate::store::Kind;
 use std::sync::Arc;
@@ -94,32 +94,64 @@ impl ObjectKind for PoolKind {
     fn unregister(shared: &Shared, uuid: Uuid) {
         shared.registry.pools.write().remove(&uuid);
     }
-}
 
-pub(crate) fn applied(outcome: Outcome<PoolRecord>, uuid: Uuid, name_before: Option<String>) -> Applied<PoolKind> {
-    let name = outcome
-        .record
-        .as_ref()
-        .map(|r| r.def.name.clone())
-        .or(name_before)
-        .unwrap_or_default();
-    let events = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
+    type Def = PoolDef;
+
+    fn def_uuid(def: &PoolDef) -> Uuid {
+        def.uuid
+    }
+
+    fn create(shared: &Shared, def: PoolDef, live: bool) -> VirtResult<Outcome<PoolRecord>> {
+        if live {
+            shared.conn.storage.create_pool(def)
+        } else {
+            shared.conn.storage.define_pool(def)
+        }
+    }
+
+    fn persistent_xml(record: &PoolRecord) -> Option<String> {
+        record.persistent.then(|| record.def.to_xml())
+    }
+
+    const STORE_KIND: Kind = Kind::Pool;
+
+    fn addr(shared: &Shared, uuid: Uuid) -> Option<actix::Addr<crate::object::ObjectActor<Self>>> {
+        shared.registry.pools.read().get(&uuid).cloned()
+    }
+
+    fn spawn(shared: &Arc<Shared>, uuid: Uuid) {
+        shared.spawn_pool(uuid);
+    }
+
+    fn reply_record(reply: Self::Reply) -> Option<Arc<PoolRecord>> {
+        match reply {
+            PoolReply::Record(rec) => rec,
+            PoolReply::Volume(_) => None,
+        }
+    }
+
+    fn name_of(record: &PoolRecord) -> String {
+        record.def.name.clone()
+    }
+
+    fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
+        match event {
             DriverEvent::Pool(event) => Some(EventBody::Pool {
                 uuid,
-                name: name.clone(),
+                name: name.to_string(),
                 event: *event,
             }),
             _ => None,
-        })
-        .collect();
-    let reply = PoolReply::Record(outcome.record.clone().map(Arc::new));
-    Applied {
-        record: outcome.record,
-        changed: true,
-        events,
-        reply,
+        }
     }
+}
+
+pub(crate) fn applied(
+    outcome: virtbus_drivers::Outcome<PoolRecord>,
+    uuid: Uuid,
+    name_before: Option<String>,
+) -> Applied<PoolKind> {
+    object::applied::<PoolKind>(outcome, uuid, name_before, |r| {
+        PoolReply::Record(r.cloned().map(Arc::new))
+    })
 }

@@ -20,6 +20,6 @@ pub mod test;
 pub mod traits;
 mod uri;
 
-pub use model::{DomainRecord, DomainStats, NetworkRecord, Outcome, PoolRecord, VolumeRecord};
+pub use model::{DomainRecord, DomainStats, DriverNotice, NetworkRecord, Outcome, PoolRecord, VolumeRecord};
 pub use traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
 pub use uri::{open, Connection};

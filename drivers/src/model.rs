@@ -135,3 +135,23 @@ impl<R> Outcome<R> {
         Outcome { record, events }
     }
 }
+
+/// Something a driver noticed on its own, outside any call: a guest that
+/// exited, an object changed behind virtbus's back (libvirt proxy). The core
+/// routes it to the object's actor, which reloads the object from the driver
+/// and publishes `event` (when there is one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverNotice {
+    Domain {
+        uuid: Uuid,
+        event: Option<DomainLifecycle>,
+    },
+    Pool {
+        uuid: Uuid,
+        event: Option<PoolEventType>,
+    },
+    Network {
+        uuid: Uuid,
+        event: Option<NetworkEventType>,
+    },
+}

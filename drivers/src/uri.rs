@@ -16,6 +16,9 @@ pub struct Connection {
     /// Whether calls may block for long (spawning processes, I/O): the actor
     /// layer then runs them off its threads. The test driver is in memory.
     pub blocking: bool,
+    /// Changes the driver notices by itself (guest exits, libvirt events);
+    /// `None` for drivers where every change comes through a call.
+    pub notices: Option<crossbeam_channel::Receiver<crate::model::DriverNotice>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -36,6 +39,7 @@ pub fn open(uri: &str) -> VirtResult<Connection> {
             network: driver.clone(),
             node: driver,
             blocking: false,
+            notices: None,
         });
     }
     let scheme = uri.split(':').next().unwrap_or(uri);
