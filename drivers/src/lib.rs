@@ -9,6 +9,8 @@
 //!   caused, in libvirt's order.
 //! - [`traits`]: the driver traits. Calls are synchronous and may block; the
 //!   actor layer decides where to run them ([`Connection::blocking`]).
+//! - [`qemu`]: the native `qemu:///system` / `qemu:///session` driver (qemu
+//!   command line, QMP, reattach, `dir` storage through `qemu-img`).
 //! - [`test`]: the `test:///` driver, an in-memory host compatible with
 //!   libvirt's test driver (`test:///default` and `test:///PATH.xml` node files).
 //!
@@ -16,6 +18,7 @@
 //! actors restart from.
 
 pub mod model;
+pub mod qemu;
 pub mod test;
 pub mod traits;
 mod uri;

@@ -1,5 +1,6 @@
 //! Opening a driver by connection URI.
 
+use crate::qemu::{QemuConfig, QemuDriver};
 use crate::test::TestDriver;
 use crate::traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
 use std::sync::Arc;
@@ -27,7 +28,8 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// Opens the driver for `uri`: `test:///default` or `test:///ABSOLUTE/PATH.xml`.
+/// Opens the driver for `uri`: `test:///default`, `test:///ABSOLUTE/PATH.xml`,
+/// `qemu:///system` or `qemu:///session` (optionally `?statedir=PATH`).
 /// Other schemes (`qemu:///…`, `libvirt+…`) come with their own drivers.
 pub fn open(uri: &str) -> VirtResult<Connection> {
     if let Some(path) = uri.strip_prefix("test://") {
@@ -40,6 +42,20 @@ pub fn open(uri: &str) -> VirtResult<Connection> {
             node: driver,
             blocking: false,
             notices: None,
+        });
+    }
+    if uri.starts_with("qemu://") {
+        let config = QemuConfig::from_uri(uri)?;
+        let (driver, notices) = QemuDriver::open(config)?;
+        let driver = Arc::new(driver);
+        return Ok(Connection {
+            uri: uri.to_string(),
+            hypervisor: driver.clone(),
+            storage: driver.clone(),
+            network: driver.clone(),
+            node: driver,
+            blocking: true,
+            notices: Some(notices),
         });
     }
     let scheme = uri.split(':').next().unwrap_or(uri);

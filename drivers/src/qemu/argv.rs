@@ -1,0 +1,1174 @@
+//! The qemu command line from a domain definition, in the shape libvirt 9.0's
+//! qemu driver gives it for a current qemu (`qemuBuildCommandLine` with the
+//! "latest" capabilities): JSON `-device`/`-blockdev`/`-netdev`/`-object`
+//! values, devices in libvirt's order, PCI slots assigned in libvirt's order
+//! (`qemuDomainAssignDevicePCISlots`, i440fx: slot 1 is the PIIX3, slot 2 the
+//! primary video card).
+//!
+//! Only what the driver supports is accepted; anything else is a
+//! `CONFIG_UNSUPPORTED` error naming the device, never a silently dropped
+//! option. Values that go through qemu's key=value parser have their commas
+//! doubled ([`escape`]); JSON values need no escaping beyond JSON's own.
+
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use virtbus_schemas::domain::{Disk, Interface};
+use virtbus_schemas::{DomainDef, ErrorCode, VirtError, VirtResult};
+
+/// CPU accelerator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl Accel {
+    /// The accelerator a domain of `domain_type` gets: `kvm` needs a usable
+    /// `/dev/kvm` (an error otherwise), `qemu` always means TCG.
+    pub fn for_domain(domain_type: &str, kvm_usable: bool) -> VirtResult<Accel> {
+        match domain_type {
+            "qemu" => Ok(Accel::Tcg),
+            "kvm" if kvm_usable => Ok(Accel::Kvm),
+            "kvm" => Err(VirtError::new(
+                ErrorCode::ConfigUnsupported,
+                "domain type 'kvm' needs a usable /dev/kvm, which this host lacks; use <domain type='qemu'> for TCG",
+            )),
+            other => Err(VirtError::new(
+                ErrorCode::ConfigUnsupported,
+                format!("domain type '{other}' is not supported by the qemu driver (use 'kvm' or 'qemu')"),
+            )),
+        }
+    }
+}
+
+/// Whether `/dev/kvm` can be opened for reading and writing.
+pub fn kvm_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+}
+
+/// What the command line needs besides the definition.
+#[derive(Debug, Clone)]
+pub struct ArgvContext<'a> {
+    pub accel: Accel,
+    /// The QMP monitor's unix socket.
+    pub qmp_socket: &'a Path,
+    /// Whether tap/bridge interfaces are allowed (running as root).
+    pub privileged: bool,
+}
+
+/// Doubles commas, as qemu's option parser needs inside a `key=value` list.
+pub fn escape(value: &str) -> String {
+    value.replace(',', ",,")
+}
+
+fn unsupported(what: impl Into<String>) -> VirtError {
+    VirtError::new(ErrorCode::ConfigUnsupported, what.into())
+}
+
+/// The arguments after the emulator path.
+pub fn build(def: &DomainDef, ctx: &ArgvContext<'_>) -> VirtResult<Vec<String>> {
+    let mut b = Builder::new(def, ctx)?;
+    b.run()?;
+    Ok(b.args)
+}
+
+/// A parsed `<address>`: its type and attributes.
+fn address_map(addr: &Option<String>) -> Option<(String, BTreeMap<String, String>)> {
+    let text = addr.as_deref()?;
+    let mut parts = text.split(' ');
+    let kind = parts.next().unwrap_or("").to_string();
+    let map = parts
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    Some((kind, map))
+}
+
+fn parse_num(text: &str) -> Option<u32> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// i440fx PCI slot bookkeeping on bus 0.
+struct PciSlots {
+    used: BTreeSet<u32>,
+}
+
+impl PciSlots {
+    fn reserve(&mut self, slot: u32, what: &str) -> VirtResult<()> {
+        if !self.used.insert(slot) {
+            return Err(VirtError::xml(format!(
+                "duplicate PCI address: slot 0x{slot:x} of bus 0 is used twice ({what})"
+            )));
+        }
+        Ok(())
+    }
+
+    fn next(&mut self, what: &str) -> VirtResult<u32> {
+        let slot = (1..32u32)
+            .find(|s| !self.used.contains(s))
+            .ok_or_else(|| unsupported(format!("no free PCI slot left on bus 0 for {what}")))?;
+        self.used.insert(slot);
+        Ok(slot)
+    }
+}
+
+/// The slot an explicit `<address type='pci'>` asks for, if any.
+fn explicit_slot(addr: &Option<String>, what: &str) -> VirtResult<Option<u32>> {
+    let Some((kind, map)) = address_map(addr) else {
+        return Ok(None);
+    };
+    if kind != "pci" {
+        return Ok(None);
+    }
+    let bus = map.get("bus").and_then(|b| parse_num(b)).unwrap_or(0);
+    if bus != 0 {
+        return Err(unsupported(format!(
+            "{what}: only PCI bus 0 is supported, got bus {bus}"
+        )));
+    }
+    let slot = map
+        .get("slot")
+        .and_then(|s| parse_num(s))
+        .ok_or_else(|| VirtError::xml(format!("{what}: PCI address without a valid slot")))?;
+    Ok(Some(slot))
+}
+
+fn pci_addr(slot: u32) -> String {
+    format!("0x{slot:x}")
+}
+
+/// A disk's place on its controller: (controller, bus, target, unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct DriveAddr {
+    controller: u32,
+    bus: u32,
+    target: u32,
+    unit: u32,
+}
+
+/// The index a target name encodes: `hda` → 0, `vdb` → 1, `sdaa` → 26.
+fn target_index(dev: &str) -> Option<u32> {
+    let letters = dev.get(2..)?;
+    if letters.is_empty() || !letters.bytes().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let mut idx: u32 = 0;
+    for c in letters.bytes() {
+        idx = idx.checked_mul(26)?.checked_add(u32::from(c - b'a') + 1)?;
+    }
+    Some(idx - 1)
+}
+
+/// Which `<devices>` kinds exist in the tree that this driver cannot build.
+const UNSUPPORTED_DEVICES: &[&str] = &[
+    "hostdev",
+    "filesystem",
+    "sound",
+    "watchdog",
+    "redirdev",
+    "smartcard",
+    "hub",
+    "tpm",
+    "shmem",
+    "panic",
+    "vsock",
+    "iommu",
+    "lease",
+    "parallel",
+    "memory",
+];
+
+struct Builder<'a> {
+    def: &'a DomainDef,
+    ctx: &'a ArgvContext<'a>,
+    args: Vec<String>,
+    pci: PciSlots,
+    /// Boot index per device, from `<boot order>` or `<os><boot dev>`.
+    disk_boot: Vec<Option<u32>>,
+    net_boot: Vec<Option<u32>>,
+    /// Slots assigned per device class, in document order.
+    net_slots: Vec<u32>,
+    disk_slots: BTreeMap<usize, u32>,
+    controller_slots: BTreeMap<usize, u32>,
+    balloon_slot: Option<u32>,
+    rng_slots: Vec<u32>,
+    video_slots: Vec<u32>,
+    /// Implicit SCSI controllers libvirt would add for SCSI disks.
+    implicit_scsi: BTreeSet<u32>,
+    machine: String,
+}
+
+impl<'a> Builder<'a> {
+    fn new(def: &'a DomainDef, ctx: &'a ArgvContext<'a>) -> VirtResult<Self> {
+        let machine = def.os.machine.clone().unwrap_or_else(|| "pc".to_string());
+        let mut b = Builder {
+            def,
+            ctx,
+            args: Vec::new(),
+            pci: PciSlots { used: BTreeSet::new() },
+            disk_boot: vec![None; def.devices.disks.len()],
+            net_boot: vec![None; def.devices.interfaces.len()],
+            net_slots: Vec::new(),
+            disk_slots: BTreeMap::new(),
+            controller_slots: BTreeMap::new(),
+            balloon_slot: None,
+            rng_slots: Vec::new(),
+            video_slots: Vec::new(),
+            implicit_scsi: BTreeSet::new(),
+            machine,
+        };
+        b.check_supported()?;
+        b.assign_boot();
+        b.assign_pci()?;
+        Ok(b)
+    }
+
+    fn is_i440fx(&self) -> bool {
+        self.machine == "pc" || self.machine.starts_with("pc-i440fx") || self.machine.starts_with("pc-")
+    }
+
+    fn check_supported(&self) -> VirtResult<()> {
+        let def = self.def;
+        if def.os.os_type != "hvm" && !def.os.os_type.is_empty() {
+            return Err(unsupported(format!(
+                "os type '{}' is not supported by the qemu driver (only hvm)",
+                def.os.os_type
+            )));
+        }
+        if let Some(arch) = &def.os.arch {
+            if arch != "x86_64" && arch != "i686" {
+                return Err(unsupported(format!(
+                    "architecture '{arch}' is not supported (x86_64 only)"
+                )));
+            }
+        }
+        if let Some(devices) = def.element().child("devices") {
+            for dev in devices.elements() {
+                if UNSUPPORTED_DEVICES.contains(&dev.name.as_str()) {
+                    return Err(unsupported(format!(
+                        "<{}> devices are not supported by the qemu driver yet",
+                        dev.name
+                    )));
+                }
+            }
+        }
+        // Two disks at the same place on the same controller.
+        let mut seen = BTreeSet::new();
+        for (idx, disk) in def.devices.disks.iter().enumerate() {
+            let bus = disk_bus(disk);
+            let addr = self.drive_addr(disk, idx)?;
+            if !matches!(bus.as_str(), "virtio") && !seen.insert((bus.clone(), addr)) {
+                return Err(VirtError::xml(format!(
+                    "duplicate drive address: disk '{}' uses controller {} bus {} target {} unit {} on the {bus} bus, as an earlier disk does",
+                    disk.target_dev.as_deref().unwrap_or("?"),
+                    addr.controller,
+                    addr.bus,
+                    addr.target,
+                    addr.unit
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// libvirt's `<os><boot dev=...>` → per-device boot index, unless the
+    /// devices carry `<boot order=...>` themselves.
+    fn assign_boot(&mut self) {
+        let devices = &self.def.devices;
+        let per_device = devices.disks.iter().any(|d| d.boot_order.is_some())
+            || devices.interfaces.iter().any(|i| i.boot_order.is_some());
+        if per_device {
+            for (i, d) in devices.disks.iter().enumerate() {
+                self.disk_boot[i] = d.boot_order;
+            }
+            for (i, n) in devices.interfaces.iter().enumerate() {
+                self.net_boot[i] = n.boot_order;
+            }
+            return;
+        }
+        let mut boot_devs = self.def.os.boot_devs.clone();
+        if boot_devs.is_empty() && self.def.os.kernel.is_none() {
+            boot_devs.push("hd".to_string());
+        }
+        for (n, dev) in boot_devs.iter().enumerate() {
+            let index = Some(n as u32 + 1);
+            match dev.as_str() {
+                "hd" | "cdrom" | "fd" => {
+                    let device = match dev.as_str() {
+                        "hd" => "disk",
+                        "cdrom" => "cdrom",
+                        _ => "floppy",
+                    };
+                    if let Some(i) = devices.disks.iter().position(|d| d.device == device) {
+                        self.disk_boot[i] = index;
+                    }
+                }
+                "network" if !devices.interfaces.is_empty() => self.net_boot[0] = index,
+                _ => {}
+            }
+        }
+    }
+
+    /// PCI slots in libvirt's order: explicit addresses first, then primary
+    /// video at slot 2, then controllers, NICs, virtio disks, the balloon,
+    /// RNGs and the other video cards.
+    fn assign_pci(&mut self) -> VirtResult<()> {
+        let devices = &self.def.devices;
+        let i440fx = self.is_i440fx();
+        // Slot 0 is the host bridge; on i440fx slot 1 is the PIIX3.
+        self.pci.reserve(0, "host bridge")?;
+        if i440fx {
+            self.pci.reserve(1, "PIIX3")?;
+        } else {
+            // q35: the ICH9 functions live at slot 0x1f.
+            self.pci.reserve(0x1f, "ICH9")?;
+        }
+        let mut explicit: Vec<(u32, String)> = Vec::new();
+        for c in &devices.controllers {
+            if let Some(s) = explicit_slot(&c.address, "controller")? {
+                explicit.push((s, format!("controller {}", c.controller_type)));
+            }
+        }
+        for n in &devices.interfaces {
+            if let Some(s) = explicit_slot(&n.address, "interface")? {
+                explicit.push((s, "interface".into()));
+            }
+        }
+        for d in &devices.disks {
+            if let Some(s) = explicit_slot(&d.address, "disk")? {
+                explicit.push((s, format!("disk {}", d.target_dev.as_deref().unwrap_or("?"))));
+            }
+        }
+        for (slot, what) in &explicit {
+            self.pci.reserve(*slot, what)?;
+        }
+        let videos: Vec<&virtbus_schemas::domain::Video> = devices
+            .videos
+            .iter()
+            .filter(|v| v.model_type.as_deref() != Some("none"))
+            .collect();
+        if let Some(first) = videos.first() {
+            let _ = first;
+            let slot = if i440fx && !self.pci.used.contains(&2) {
+                self.pci.reserve(2, "primary video")?;
+                2
+            } else {
+                self.pci.next("primary video")?
+            };
+            self.video_slots.push(slot);
+        }
+        for (i, n) in devices.interfaces.iter().enumerate() {
+            let slot = match explicit_slot(&n.address, "interface")? {
+                Some(s) => s,
+                None => self.pci.next("interface")?,
+            };
+            let _ = i;
+            self.net_slots.push(slot);
+        }
+        // SCSI controllers the disks need but the XML lacks.
+        let declared: BTreeSet<u32> = devices
+            .controllers
+            .iter()
+            .filter(|c| c.controller_type == "scsi")
+            .map(|c| c.index.unwrap_or(0))
+            .collect();
+        for (idx, d) in devices.disks.iter().enumerate() {
+            if disk_bus(d) == "scsi" {
+                let ctrl = self.drive_addr(d, idx)?.controller;
+                if !declared.contains(&ctrl) {
+                    self.implicit_scsi.insert(ctrl);
+                }
+            }
+        }
+        for (i, c) in devices.controllers.iter().enumerate() {
+            if !controller_needs_pci(c, i440fx) {
+                continue;
+            }
+            let slot = match explicit_slot(&c.address, "controller")? {
+                Some(s) => s,
+                None => self.pci.next("controller")?,
+            };
+            self.controller_slots.insert(i, slot);
+        }
+        let implicit: Vec<u32> = self.implicit_scsi.iter().copied().collect();
+        for ctrl in implicit {
+            let slot = self.pci.next("scsi controller")?;
+            self.controller_slots.insert(usize::MAX - ctrl as usize, slot);
+        }
+        for (i, d) in devices.disks.iter().enumerate() {
+            if disk_bus(d) != "virtio" {
+                continue;
+            }
+            let slot = match explicit_slot(&d.address, "disk")? {
+                Some(s) => s,
+                None => self.pci.next("virtio disk")?,
+            };
+            self.disk_slots.insert(i, slot);
+        }
+        if self.balloon_model() == Some("virtio") {
+            self.balloon_slot = Some(self.pci.next("memballoon")?);
+        }
+        for _ in &devices.rngs {
+            let slot = self.pci.next("rng")?;
+            self.rng_slots.push(slot);
+        }
+        for _ in videos.iter().skip(1) {
+            let slot = self.pci.next("video")?;
+            self.video_slots.push(slot);
+        }
+        Ok(())
+    }
+
+    /// The balloon's model: libvirt adds a virtio balloon when there is no
+    /// `<memballoon>` element.
+    fn balloon_model(&self) -> Option<&str> {
+        match &self.def.devices.memballoon {
+            None => Some("virtio"),
+            Some(b) if b.model == "none" => None,
+            Some(b) => Some(b.model.as_str()),
+        }
+    }
+
+    fn drive_addr(&self, disk: &Disk, idx: usize) -> VirtResult<DriveAddr> {
+        if let Some((kind, map)) = address_map(&disk.address) {
+            if kind == "drive" {
+                let get = |k: &str| map.get(k).and_then(|v| parse_num(v)).unwrap_or(0);
+                return Ok(DriveAddr {
+                    controller: get("controller"),
+                    bus: get("bus"),
+                    target: get("target"),
+                    unit: get("unit"),
+                });
+            }
+        }
+        let dev = disk.target_dev.as_deref().unwrap_or("");
+        let n = target_index(dev).unwrap_or(idx as u32);
+        Ok(match disk_bus(disk).as_str() {
+            // Two buses of two units on each IDE controller.
+            "ide" => DriveAddr {
+                controller: n / 4,
+                bus: (n % 4) / 2,
+                target: 0,
+                unit: n % 2,
+            },
+            // Six ports per AHCI controller.
+            "sata" => DriveAddr {
+                controller: n / 6,
+                bus: 0,
+                target: 0,
+                unit: n % 6,
+            },
+            // lsilogic: seven units per controller.
+            "scsi" => DriveAddr {
+                controller: n / 7,
+                bus: 0,
+                target: 0,
+                unit: n % 7,
+            },
+            "fdc" => DriveAddr {
+                controller: 0,
+                bus: 0,
+                target: 0,
+                unit: n,
+            },
+            _ => DriveAddr {
+                controller: 0,
+                bus: 0,
+                target: 0,
+                unit: n,
+            },
+        })
+    }
+
+    fn push(&mut self, opt: &str, value: impl Into<String>) {
+        self.args.push(opt.to_string());
+        self.args.push(value.into());
+    }
+
+    fn push_json(&mut self, opt: &str, value: Value) {
+        self.push(opt, value.to_string());
+    }
+
+    fn run(&mut self) -> VirtResult<()> {
+        let def = self.def;
+        self.push("-name", format!("guest={},debug-threads=on", escape(&def.name)));
+        self.args.push("-S".into());
+        self.push(
+            "-machine",
+            format!(
+                "{},usb=off,dump-guest-core=off,memory-backend=pc.ram",
+                escape(&self.machine)
+            ),
+        );
+        self.push(
+            "-accel",
+            match self.ctx.accel {
+                Accel::Kvm => "kvm",
+                Accel::Tcg => "tcg",
+            },
+        );
+        self.push("-cpu", self.cpu_model()?);
+        let mib = def.memory_kib.div_ceil(1024);
+        match def.max_memory {
+            Some(max) if max.slots > 0 => self.push(
+                "-m",
+                format!("size={}k,slots={},maxmem={}k", mib * 1024, max.slots, max.kib),
+            ),
+            _ => self.push("-m", mib.to_string()),
+        }
+        self.push_json(
+            "-object",
+            json!({"qom-type": "memory-backend-ram", "id": "pc.ram", "size": mib * 1024 * 1024}),
+        );
+        self.push("-overcommit", "mem-lock=off");
+        self.push("-smp", self.smp()?);
+        self.push("-uuid", def.uuid.to_string());
+        if def.devices.graphics.is_empty() {
+            self.push("-display", "none");
+        }
+        self.args.push("-no-user-config".into());
+        self.args.push("-nodefaults".into());
+        self.push(
+            "-chardev",
+            format!(
+                "socket,id=charmonitor,path={},server=on,wait=off",
+                escape(&self.ctx.qmp_socket.to_string_lossy())
+            ),
+        );
+        self.push("-mon", "chardev=charmonitor,id=monitor,mode=control");
+        let rtc = match def.clock.as_ref().and_then(|c| c.offset.as_deref()) {
+            None | Some("utc") => "base=utc",
+            Some("localtime") => "base=localtime",
+            Some(other) => return Err(unsupported(format!("clock offset '{other}' is not supported"))),
+        };
+        self.push("-rtc", rtc);
+        self.args.push("-no-shutdown".into());
+        if !def.features.iter().any(|f| f == "acpi") {
+            self.args.push("-no-acpi".into());
+        }
+        self.push("-boot", self.boot_value());
+        if let Some(kernel) = &def.os.kernel {
+            self.push("-kernel", kernel.clone());
+        }
+        if let Some(initrd) = &def.os.initrd {
+            self.push("-initrd", initrd.clone());
+        }
+        if let Some(cmdline) = &def.os.cmdline {
+            self.push("-append", cmdline.clone());
+        }
+        self.controllers()?;
+        self.disks()?;
+        self.nets()?;
+        self.serials()?;
+        self.inputs()?;
+        self.push_json("-audiodev", json!({"id": "audio1", "driver": "none"}));
+        self.graphics()?;
+        self.videos()?;
+        if let Some(slot) = self.balloon_slot {
+            self.push_json(
+                "-device",
+                json!({"driver": "virtio-balloon-pci", "id": "balloon0", "bus": "pci.0", "addr": pci_addr(slot)}),
+            );
+        }
+        self.rngs()?;
+        self.push(
+            "-sandbox",
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        );
+        self.push("-msg", "timestamp=on");
+        Ok(())
+    }
+
+    /// `-boot`: the `<bootmenu>` setting, then strict boot order.
+    fn boot_value(&self) -> String {
+        let menu = self.def.element().child("os").and_then(|os| os.child("bootmenu"));
+        match menu {
+            Some(m) if m.attr("enable") == Some("yes") => match m.attr("timeout") {
+                Some(t) => format!("menu=on,splash-time={},strict=on", escape(t)),
+                None => "menu=on,strict=on".into(),
+            },
+            Some(m) if m.attr("enable") == Some("no") => "menu=off,strict=on".into(),
+            _ => "strict=on".into(),
+        }
+    }
+
+    fn cpu_model(&self) -> VirtResult<String> {
+        let kvm = self.ctx.accel == Accel::Kvm;
+        let Some(cpu) = &self.def.cpu else {
+            return Ok("qemu64".into());
+        };
+        match cpu.mode.as_deref() {
+            Some("host-passthrough") | Some("host-model") if kvm => Ok("host".into()),
+            Some("host-passthrough") => Err(unsupported(
+                "cpu mode 'host-passthrough' needs KVM; use <domain type='kvm'> on a host with /dev/kvm",
+            )),
+            Some("host-model") | Some("maximum") => Ok("max".into()),
+            None | Some("custom") => Ok(cpu.model.as_deref().map(escape).unwrap_or_else(|| "qemu64".into())),
+            Some(other) => Err(unsupported(format!("cpu mode '{other}' is not supported"))),
+        }
+    }
+
+    fn smp(&self) -> VirtResult<String> {
+        let vcpu = &self.def.vcpu;
+        let (sockets, dies, cores, threads) = match self.def.cpu.as_ref().and_then(|c| c.topology) {
+            Some(t) => (t.sockets, t.dies, t.cores, t.threads),
+            None => (vcpu.max, 1, 1, 1),
+        };
+        if sockets * dies * cores * threads != vcpu.max {
+            return Err(VirtError::xml(format!(
+                "cpu topology {sockets} sockets × {dies} dies × {cores} cores × {threads} threads does not match {} vcpus",
+                vcpu.max
+            )));
+        }
+        let mut out = vcpu.current.to_string();
+        if vcpu.max != vcpu.current {
+            out.push_str(&format!(",maxcpus={}", vcpu.max));
+        }
+        out.push_str(&format!(",sockets={sockets}"));
+        if dies != 1 {
+            out.push_str(&format!(",dies={dies}"));
+        }
+        out.push_str(&format!(",cores={cores},threads={threads}"));
+        Ok(out)
+    }
+
+    fn controllers(&mut self) -> VirtResult<()> {
+        let devices = &self.def.devices;
+        let i440fx = self.is_i440fx();
+        let usb_declared = devices.controllers.iter().any(|c| c.controller_type == "usb");
+        if !usb_declared {
+            // libvirt adds the machine's default USB controller.
+            self.usb_controller(None, 0)?;
+        }
+        for (i, c) in devices.controllers.iter().enumerate() {
+            let index = c.index.unwrap_or(0);
+            match c.controller_type.as_str() {
+                "usb" => self.usb_controller(c.model.as_deref(), i)?,
+                "ide" if i440fx && index == 0 => {}
+                "fdc" if index == 0 => {}
+                "pci" if matches!(c.model.as_deref(), Some("pci-root") | Some("pcie-root") | None) => {}
+                "scsi" => {
+                    let slot = self.controller_slots.get(&i).copied();
+                    self.scsi_controller(c.model.as_deref(), index, slot)?;
+                }
+                "sata" => {
+                    let slot = self.controller_slots.get(&i).copied();
+                    if !i440fx && index == 0 {
+                        continue;
+                    }
+                    self.push_json(
+                        "-device",
+                        json!({"driver": "ahci", "id": format!("sata{index}"), "bus": "pci.0",
+                               "addr": pci_addr(slot.unwrap_or(0))}),
+                    );
+                }
+                other => {
+                    return Err(unsupported(format!(
+                        "controller type '{other}' (model {}) is not supported",
+                        c.model.as_deref().unwrap_or("default")
+                    )))
+                }
+            }
+        }
+        let implicit: Vec<u32> = self.implicit_scsi.iter().copied().collect();
+        for ctrl in implicit {
+            let slot = self.controller_slots.get(&(usize::MAX - ctrl as usize)).copied();
+            self.scsi_controller(None, ctrl, slot)?;
+        }
+        Ok(())
+    }
+
+    fn usb_controller(&mut self, model: Option<&str>, idx: usize) -> VirtResult<()> {
+        let i440fx = self.is_i440fx();
+        match model {
+            Some("none") => Ok(()),
+            None | Some("piix3-uhci") if i440fx => {
+                self.push_json(
+                    "-device",
+                    json!({"driver": "piix3-usb-uhci", "id": "usb", "bus": "pci.0", "addr": "0x1.0x2"}),
+                );
+                Ok(())
+            }
+            None | Some("qemu-xhci") => {
+                let slot = match self.controller_slots.get(&idx) {
+                    Some(s) => *s,
+                    None => self.pci.next("usb controller")?,
+                };
+                self.push_json(
+                    "-device",
+                    json!({"driver": "qemu-xhci", "id": "usb", "bus": "pci.0", "addr": pci_addr(slot)}),
+                );
+                Ok(())
+            }
+            Some(other) => Err(unsupported(format!("usb controller model '{other}' is not supported"))),
+        }
+    }
+
+    fn scsi_controller(&mut self, model: Option<&str>, index: u32, slot: Option<u32>) -> VirtResult<()> {
+        let driver = match model {
+            None | Some("lsilogic") => "lsi",
+            Some("virtio-scsi") => "virtio-scsi-pci",
+            Some("lsisas1078") => "megasas",
+            Some("lsisas1068") => "mptsas1068",
+            Some("vmpvscsi") => "pvscsi",
+            Some(other) => return Err(unsupported(format!("scsi controller model '{other}' is not supported"))),
+        };
+        let slot = slot.ok_or_else(|| VirtError::internal(format!("scsi controller {index} got no PCI slot")))?;
+        self.push_json(
+            "-device",
+            json!({"driver": driver, "id": format!("scsi{index}"), "bus": "pci.0", "addr": pci_addr(slot)}),
+        );
+        Ok(())
+    }
+
+    fn scsi_model(&self, ctrl: u32) -> Option<&str> {
+        self.def
+            .devices
+            .controllers
+            .iter()
+            .find(|c| c.controller_type == "scsi" && c.index.unwrap_or(0) == ctrl)
+            .and_then(|c| c.model.as_deref())
+    }
+
+    fn disks(&mut self) -> VirtResult<()> {
+        let disks = &self.def.devices.disks;
+        // libvirt numbers the block nodes down from the number of disks.
+        let mut node = disks.len() as u32;
+        for (idx, disk) in disks.iter().enumerate() {
+            let target = disk.target_dev.clone().unwrap_or_default();
+            let bus = disk_bus(disk);
+            let cdrom = disk.device == "cdrom";
+            if !matches!(disk.device.as_str(), "disk" | "cdrom") {
+                return Err(unsupported(format!(
+                    "disk '{target}': device '{}' is not supported",
+                    disk.device
+                )));
+            }
+            let storage_driver = match (disk.disk_type.as_str(), cdrom) {
+                ("file", _) => "file",
+                ("block", true) if is_host_cdrom(disk.source.as_deref()) => "host_cdrom",
+                ("block", _) => "host_device",
+                (other, _) => {
+                    return Err(unsupported(format!(
+                        "disk '{target}': source type '{other}' is not supported (file or block)"
+                    )))
+                }
+            };
+            let cache = match disk.cache.as_deref() {
+                None | Some("default") => None,
+                Some("writeback") => Some((false, false, true)),
+                Some("none") => Some((true, false, true)),
+                Some("writethrough") => Some((false, false, false)),
+                Some("directsync") => Some((true, false, false)),
+                Some("unsafe") => Some((false, true, true)),
+                Some(other) => return Err(unsupported(format!("disk '{target}': cache mode '{other}'"))),
+            };
+            let format = match disk.driver_type.as_deref() {
+                None => "raw",
+                Some(f @ ("raw" | "qcow2")) => f,
+                Some(other) => {
+                    return Err(unsupported(format!(
+                        "disk '{target}': format '{other}' is not supported (raw or qcow2)"
+                    )))
+                }
+            };
+            let readonly = disk.readonly || cdrom;
+            let mut drive = None;
+            if let Some(source) = &disk.source {
+                let storage = format!("libvirt-{node}-storage");
+                let fmt = format!("libvirt-{node}-format");
+                let mut s = Map::new();
+                s.insert("driver".into(), json!(storage_driver));
+                s.insert("filename".into(), json!(source));
+                s.insert("node-name".into(), json!(storage));
+                if let Some((direct, no_flush, _)) = cache {
+                    s.insert("cache".into(), json!({"direct": direct, "no-flush": no_flush}));
+                }
+                s.insert("auto-read-only".into(), json!(true));
+                s.insert("discard".into(), json!("unmap"));
+                self.push_json("-blockdev", Value::Object(s));
+                let mut f = Map::new();
+                f.insert("node-name".into(), json!(fmt));
+                f.insert("read-only".into(), json!(readonly));
+                if let Some((direct, no_flush, _)) = cache {
+                    f.insert("cache".into(), json!({"direct": direct, "no-flush": no_flush}));
+                }
+                f.insert("driver".into(), json!(format));
+                f.insert("file".into(), json!(storage));
+                self.push_json("-blockdev", Value::Object(f));
+                drive = Some(fmt);
+            }
+            node = node.saturating_sub(1);
+            let addr = self.drive_addr(disk, idx)?;
+            let mut d = Map::new();
+            match bus.as_str() {
+                "ide" => {
+                    d.insert("driver".into(), json!(if cdrom { "ide-cd" } else { "ide-hd" }));
+                    d.insert("bus".into(), json!(format!("ide.{}", addr.bus)));
+                    d.insert("unit".into(), json!(addr.unit));
+                    d.insert(
+                        "id".into(),
+                        json!(format!("ide{}-{}-{}", addr.controller, addr.bus, addr.unit)),
+                    );
+                }
+                "sata" => {
+                    d.insert("driver".into(), json!(if cdrom { "ide-cd" } else { "ide-hd" }));
+                    d.insert("bus".into(), json!(format!("sata{}.{}", addr.controller, addr.unit)));
+                    d.insert(
+                        "id".into(),
+                        json!(format!("sata{}-{}-{}", addr.controller, addr.bus, addr.unit)),
+                    );
+                }
+                "virtio" => {
+                    if cdrom {
+                        return Err(unsupported(format!(
+                            "disk '{target}': a cdrom cannot be on the virtio bus"
+                        )));
+                    }
+                    let slot = self.disk_slots.get(&idx).copied().unwrap_or(0);
+                    let n = target_index(&target).unwrap_or(idx as u32);
+                    d.insert("driver".into(), json!("virtio-blk-pci"));
+                    d.insert("bus".into(), json!("pci.0"));
+                    d.insert("addr".into(), json!(pci_addr(slot)));
+                    d.insert("id".into(), json!(format!("virtio-disk{n}")));
+                }
+                "scsi" => {
+                    let c = addr.controller;
+                    d.insert("driver".into(), json!(if cdrom { "scsi-cd" } else { "scsi-hd" }));
+                    d.insert("bus".into(), json!(format!("scsi{c}.0")));
+                    let id = if self.scsi_model(c).is_none_or(|m| m == "lsilogic") {
+                        d.insert("scsi-id".into(), json!(addr.unit));
+                        format!("scsi{c}-{}-{}", addr.bus, addr.unit)
+                    } else {
+                        d.insert("channel".into(), json!(addr.bus));
+                        d.insert("scsi-id".into(), json!(addr.target));
+                        d.insert("lun".into(), json!(addr.unit));
+                        format!("scsi{c}-{}-{}-{}", addr.bus, addr.target, addr.unit)
+                    };
+                    let device_id = disk.serial.clone().unwrap_or_else(|| format!("drive-{id}"));
+                    d.insert("device_id".into(), json!(device_id));
+                    d.insert("id".into(), json!(id));
+                }
+                other => {
+                    return Err(unsupported(format!(
+                        "disk '{target}': bus '{other}' is not supported (ide, sata, scsi, virtio)"
+                    )))
+                }
+            }
+            if let Some(drive) = drive {
+                d.insert("drive".into(), json!(drive));
+            }
+            if let Some(serial) = &disk.serial {
+                d.insert("serial".into(), json!(serial));
+            }
+            if let Some(index) = self.disk_boot[idx] {
+                d.insert("bootindex".into(), json!(index));
+            }
+            if let Some((_, _, write_cache)) = cache {
+                d.insert("write-cache".into(), json!(if write_cache { "on" } else { "off" }));
+            }
+            self.push_json("-device", Value::Object(d));
+        }
+        Ok(())
+    }
+
+    fn nets(&mut self) -> VirtResult<()> {
+        let nets = &self.def.devices.interfaces;
+        for (i, net) in nets.iter().enumerate() {
+            let netdev = self.netdev(net, i)?;
+            self.push_json("-netdev", netdev);
+            let driver = match net.model.as_deref() {
+                None | Some("rtl8139") => "rtl8139",
+                Some("virtio") => "virtio-net-pci",
+                Some("e1000") => "e1000",
+                Some("e1000e") => "e1000e",
+                Some(other) => return Err(unsupported(format!("interface model '{other}' is not supported"))),
+            };
+            let mut d = Map::new();
+            d.insert("driver".into(), json!(driver));
+            d.insert("netdev".into(), json!(format!("hostnet{i}")));
+            d.insert("id".into(), json!(format!("net{i}")));
+            d.insert("mac".into(), json!(mac_of(self.def, net, i)));
+            if let Some(index) = self.net_boot[i] {
+                d.insert("bootindex".into(), json!(index));
+            }
+            d.insert("bus".into(), json!("pci.0"));
+            d.insert("addr".into(), json!(pci_addr(self.net_slots[i])));
+            self.push_json("-device", Value::Object(d));
+        }
+        Ok(())
+    }
+
+    fn netdev(&self, net: &Interface, i: usize) -> VirtResult<Value> {
+        let id = format!("hostnet{i}");
+        match net.if_type.as_str() {
+            "user" => Ok(json!({"type": "user", "id": id})),
+            "bridge" | "ethernet" if !self.ctx.privileged => Err(VirtError::no_support(format!(
+                "interface type '{}' needs root privileges (qemu:///system); use <interface type='user'>",
+                net.if_type
+            ))),
+            "bridge" => {
+                let br = net
+                    .source
+                    .clone()
+                    .ok_or_else(|| VirtError::xml("bridge interface without <source bridge=...>"))?;
+                Ok(json!({"type": "bridge", "br": br, "id": id}))
+            }
+            "ethernet" => {
+                let mut m = Map::new();
+                m.insert("type".into(), json!("tap"));
+                if let Some(dev) = &net.target_dev {
+                    m.insert("ifname".into(), json!(dev));
+                }
+                m.insert("script".into(), json!("no"));
+                m.insert("downscript".into(), json!("no"));
+                m.insert("id".into(), json!(id));
+                Ok(Value::Object(m))
+            }
+            other => Err(VirtError::no_support(format!(
+                "interface type '{other}' is not supported by the qemu driver; use type 'user' (or 'bridge' as root)"
+            ))),
+        }
+    }
+
+    /// `<serial>`s, and a `<console>` of target type serial when there is no
+    /// serial (libvirt makes it serial 0).
+    fn serials(&mut self) -> VirtResult<()> {
+        let devices = &self.def.devices;
+        let mut list: Vec<virtbus_schemas::domain::CharDev> = devices.serials.clone();
+        if list.is_empty() {
+            if let Some(console) = devices.consoles.first() {
+                if matches!(console.target_type.as_deref(), None | Some("serial")) {
+                    list.push(console.clone());
+                }
+            }
+        }
+        for c in devices.consoles.iter().skip(usize::from(devices.serials.is_empty())) {
+            if matches!(c.target_type.as_deref(), Some("virtio")) {
+                return Err(unsupported(
+                    "virtio consoles are not supported yet (use a serial console)",
+                ));
+            }
+        }
+        for (i, s) in list.iter().enumerate() {
+            let id = format!("charserial{i}");
+            let chardev = match s.dev_type.as_str() {
+                "pty" => format!("pty,id={id}"),
+                "file" => {
+                    let path = s
+                        .source_path
+                        .as_deref()
+                        .ok_or_else(|| VirtError::xml("file serial without <source path=...>"))?;
+                    format!("file,id={id},path={},append=on", escape(path))
+                }
+                "null" => format!("null,id={id}"),
+                other => {
+                    return Err(unsupported(format!(
+                        "serial type '{other}' is not supported (pty or file)"
+                    )))
+                }
+            };
+            self.push("-chardev", chardev);
+            let index = s.target_port.unwrap_or(i as u32);
+            self.push_json(
+                "-device",
+                json!({"driver": "isa-serial", "chardev": id, "id": format!("serial{i}"), "index": index}),
+            );
+        }
+        Ok(())
+    }
+
+    fn inputs(&mut self) -> VirtResult<()> {
+        let mut usb_port = 1;
+        let inputs = self.def.devices.inputs.clone();
+        for (i, input) in inputs.iter().enumerate() {
+            match (input.input_type.as_str(), input.bus.as_deref()) {
+                // The PS/2 devices are built into the i440fx/q35 machines.
+                (_, Some("ps2")) | ("mouse" | "keyboard", None) => {}
+                (kind @ ("tablet" | "mouse" | "keyboard"), Some("usb")) => {
+                    let driver = match kind {
+                        "tablet" => "usb-tablet",
+                        "mouse" => "usb-mouse",
+                        _ => "usb-kbd",
+                    };
+                    self.push_json(
+                        "-device",
+                        json!({"driver": driver, "id": format!("input{i}"), "bus": "usb.0",
+                               "port": usb_port.to_string()}),
+                    );
+                    usb_port += 1;
+                }
+                (kind, bus) => {
+                    return Err(unsupported(format!(
+                        "input device '{kind}' on bus '{}' is not supported",
+                        bus.unwrap_or("default")
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn graphics(&mut self) -> VirtResult<()> {
+        let graphics = self.def.devices.graphics.clone();
+        for g in &graphics {
+            if g.graphics_type != "vnc" {
+                return Err(unsupported(format!(
+                    "graphics type '{}' is not supported (vnc only)",
+                    g.graphics_type
+                )));
+            }
+            let listen = g.listen.clone().unwrap_or_else(|| "127.0.0.1".into());
+            let host = if listen.contains(':') {
+                format!("[{listen}]")
+            } else {
+                listen
+            };
+            let value = match g.port {
+                Some(port) if port >= 5900 => format!("{}:{},audiodev=audio1", host, port - 5900),
+                Some(port) => {
+                    return Err(VirtError::xml(format!("vnc port {port} is below 5900")));
+                }
+                // Autoport: qemu picks the first free display.
+                None => format!("{host}:0,to=99,audiodev=audio1"),
+            };
+            self.push("-vnc", escape_keep_audiodev(&value));
+        }
+        Ok(())
+    }
+
+    fn videos(&mut self) -> VirtResult<()> {
+        let videos: Vec<virtbus_schemas::domain::Video> = self
+            .def
+            .devices
+            .videos
+            .iter()
+            .filter(|v| v.model_type.as_deref() != Some("none"))
+            .cloned()
+            .collect();
+        for (i, v) in videos.iter().enumerate() {
+            let primary = i == 0;
+            let driver = match (v.model_type.as_deref(), primary) {
+                (Some("cirrus") | None, true) => "cirrus-vga",
+                (Some("vga"), true) => "VGA",
+                (Some("virtio"), true) => "virtio-vga",
+                (Some("virtio"), false) => "virtio-gpu-pci",
+                (Some("bochs"), _) => "bochs-display",
+                (Some(other), _) => return Err(unsupported(format!("video model '{other}' is not supported"))),
+                (None, false) => return Err(unsupported("a secondary video card needs a model")),
+            };
+            let mut d = Map::new();
+            d.insert("driver".into(), json!(driver));
+            d.insert("id".into(), json!(format!("video{i}")));
+            if driver == "VGA" {
+                if let Some(vram) = v.vram {
+                    d.insert("vgamem_mb".into(), json!(vram / 1024));
+                }
+            }
+            d.insert("bus".into(), json!("pci.0"));
+            d.insert("addr".into(), json!(pci_addr(self.video_slots[i])));
+            self.push_json("-device", Value::Object(d));
+        }
+        Ok(())
+    }
+
+    fn rngs(&mut self) -> VirtResult<()> {
+        let rngs = self.def.devices.rngs.clone();
+        for (i, rng) in rngs.iter().enumerate() {
+            if rng.model != "virtio" {
+                return Err(unsupported(format!(
+                    "rng model '{}' is not supported (virtio)",
+                    rng.model
+                )));
+            }
+            let id = format!("objrng{i}");
+            let object = match rng.backend_model.as_deref() {
+                Some("builtin") => json!({"qom-type": "rng-builtin", "id": id}),
+                None | Some("random") => {
+                    let file = rng.backend.clone().unwrap_or_else(|| "/dev/urandom".into());
+                    if file != "/dev/urandom" && file != "/dev/random" && file != "/dev/hwrng" {
+                        return Err(unsupported(format!("rng backend file '{file}' is not allowed")));
+                    }
+                    json!({"qom-type": "rng-random", "id": id, "filename": file})
+                }
+                Some(other) => return Err(unsupported(format!("rng backend '{other}' is not supported"))),
+            };
+            self.push_json("-object", object);
+            self.push_json(
+                "-device",
+                json!({"driver": "virtio-rng-pci", "rng": id, "id": format!("rng{i}"), "bus": "pci.0",
+                       "addr": pci_addr(self.rng_slots[i])}),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The VNC value's host part could in principle carry commas; the options we
+/// append must stay separate.
+fn escape_keep_audiodev(value: &str) -> String {
+    match value.split_once(':') {
+        Some((host, rest)) if host.contains(',') => format!("{}:{rest}", escape(host)),
+        _ => value.to_string(),
+    }
+}
+
+fn controller_needs_pci(c: &virtbus_schemas::domain::Controller, i440fx: bool) -> bool {
+    match c.controller_type.as_str() {
+        "scsi" => true,
+        "sata" => i440fx || c.index.unwrap_or(0) > 0,
+        "usb" => matches!(c.model.as_deref(), Some("qemu-xhci")) || (!i440fx && c.model.as_deref() != Some("none")),
+        _ => false,
+    }
+}
+
+/// Whether a block cdrom's source is the host's optical drive (libvirt's
+/// `virFileIsCDROM`): `/dev/cdrom` or a device resolving to `/dev/srN`.
+fn is_host_cdrom(path: Option<&str>) -> bool {
+    let Some(path) = path else { return false };
+    if path == "/dev/cdrom" {
+        return true;
+    }
+    std::fs::canonicalize(path)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().starts_with("sr")))
+        .unwrap_or(false)
+}
+
+/// The bus a disk sits on: `<target bus=>`, else what its name implies.
+pub fn disk_bus(disk: &Disk) -> String {
+    if let Some(bus) = &disk.target_bus {
+        return bus.clone();
+    }
+    let dev = disk.target_dev.as_deref().unwrap_or("");
+    match dev.get(..2) {
+        Some("hd") => "ide",
+        Some("sd") => "scsi",
+        Some("vd") => "virtio",
+        Some("fd") => "fdc",
+        _ => "ide",
+    }
+    .to_string()
+}
+
+/// The interface's MAC: configured, else one derived from the domain UUID
+/// and the NIC's index in libvirt's `52:54:00` range, stable across starts.
+pub fn mac_of(def: &DomainDef, net: &Interface, index: usize) -> String {
+    if let Some(mac) = &net.mac {
+        return mac.clone();
+    }
+    let b = def.uuid.as_bytes();
+    format!(
+        "52:54:00:{:02x}:{:02x}:{:02x}",
+        b[13],
+        b[14],
+        b[15].wrapping_add(index as u8)
+    )
+}
