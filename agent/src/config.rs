@@ -117,12 +117,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flags_override_file_and_unbuilt_adapters_are_refused() {
+    fn flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("virtbus.toml");
         std::fs::write(
             &path,
-            "connect = 'test:///x.xml'\nstate_dir = '/tmp/a'\n[snmp]\nlisten = 'off'\n",
+            "connect = 'test:///x.xml'\nstate_dir = '/tmp/a'\nlog_format = 'json'\n[snmp]\nlisten = 'off'\n",
         )
         .unwrap();
         let mut args = ServeArgs {
@@ -131,11 +131,13 @@ mod tests {
         };
         let s = Settings::resolve(&args).unwrap();
         assert_eq!(s.connect, "test:///x.xml");
+        assert_eq!(s.state_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(s.log_format, LogFormat::Json);
         args.connect = Some("test:///default".into());
-        assert_eq!(Settings::resolve(&args).unwrap().connect, "test:///default");
-        args.cim.listen = Some("127.0.0.1:5988".into());
-        let err = Settings::resolve(&args).unwrap_err().to_string();
-        assert!(err.contains("CIM adapter is not built yet"), "{err}");
+        args.state_dir = Some(PathBuf::from("/tmp/b"));
+        let s = Settings::resolve(&args).unwrap();
+        assert_eq!(s.connect, "test:///default");
+        assert_eq!(s.state_dir, PathBuf::from("/tmp/b"));
     }
 
     #[test]

@@ -176,17 +176,27 @@ fn panic_hook_is_off_by_default() {
 }
 
 #[test]
-fn unbuilt_adapters_are_refused_clearly_and_off_is_accepted() {
+fn adapters_can_be_turned_off() {
     let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
+    assert!(agent.ok(&["list"]).contains("test"));
+}
+
+#[test]
+fn a_bad_config_file_is_refused_with_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("virtbus.toml");
+    std::fs::write(&config, "conect = 'typo'\n").unwrap();
     let out = std::process::Command::new(common::BIN)
-        .args(["serve", "--snmp-listen", "udp:127.0.0.1:1161", "--state-dir"])
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--state-dir")
         .arg(dir.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SNMP adapter is not built yet"));
-    let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
-    assert!(agent.ok(&["list"]).contains("test"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is invalid") && err.contains("conect"), "{err}");
 }
 
 #[test]

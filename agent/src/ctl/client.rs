@@ -35,7 +35,6 @@ pub enum CtlError {
 
 /// Runs one ctl command against the socket at `socket`.
 pub fn run(socket: &Path, command: CtlCommand, quiet: bool) -> Result<Outcome, CtlError> {
-    format::set_quiet(quiet);
     let request = to_request(&command)?;
     let stream = UnixStream::connect(socket).map_err(|source| CtlError::Connect {
         path: socket.to_path_buf(),
@@ -195,7 +194,7 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
     use CtlCommand as C;
     let message = |text: String| if quiet { String::new() } else { format!("{text}\n") };
     match command {
-        C::List { .. } => format::list(data),
+        C::List { .. } => format::list(data, quiet),
         C::Dominfo { .. } => format::dominfo(data),
         C::Domstate { reason, .. } => format::domstate(data, *reason),
         C::Dumpxml { .. } | C::PoolDumpxml { .. } | C::VolDumpxml { .. } | C::NetDumpxml { .. } => {
@@ -212,7 +211,7 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::Reboot { domain } => message(format!("Domain '{domain}' is being rebooted")),
         C::Setmem { .. } | C::Setmaxmem { .. } | C::Setvcpus { .. } | C::DebugPanic { .. } | C::Events => String::new(),
         C::Domstats { .. } => format::domstats(data),
-        C::PoolList { .. } => format::pool_list(data),
+        C::PoolList { .. } => format::pool_list(data, quiet),
         C::PoolInfo { .. } => format::pool_info(data),
         C::PoolDefine { file } => message(format!("Pool {} defined from {}", name(data), file.display())),
         C::PoolCreate { file } => message(format!("Pool {} created from {}", name(data), file.display())),
@@ -222,10 +221,10 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::PoolDelete { pool } => message(format!("Pool {pool} deleted")),
         C::PoolRefresh { pool } => message(format!("Pool {pool} refreshed")),
         C::PoolUndefine { pool } => message(format!("Pool {pool} has been undefined")),
-        C::VolList { .. } => format::vol_list(data),
+        C::VolList { .. } => format::vol_list(data, quiet),
         C::VolCreateAs { name: vol, .. } => message(format!("Vol {vol} created")),
         C::VolDelete { vol, .. } => message(format!("Vol {vol} deleted")),
-        C::NetList { .. } => format::net_list(data),
+        C::NetList { .. } => format::net_list(data, quiet),
         C::NetInfo { .. } => format::net_info(data),
         C::NetDefine { file } => message(format!("Network {} defined from {}", name(data), file.display())),
         C::NetCreate { file } => message(format!("Network {} created from {}", name(data), file.display())),

@@ -4,18 +4,10 @@
 
 use serde_json::Value;
 
-/// Whether tables print their header (virsh -q leaves it out).
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Switches tables to quiet mode (no header, widths from the data alone).
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// virsh's table: a leading space, columns left-justified and separated by
 /// three spaces, no trailing spaces; a dash line as wide as the columns.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let quiet = QUIET.load(std::sync::atomic::Ordering::Relaxed);
+/// `quiet` (virsh -q) leaves the header out and sizes columns by the data.
+pub fn table(header: &[&str], rows: &[Vec<String>], quiet: bool) -> String {
     let mut widths: Vec<usize> = header
         .iter()
         .map(|h| if quiet { 0 } else { h.chars().count() })
@@ -81,7 +73,7 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-pub fn list(data: &Value) -> String {
+pub fn list(data: &Value, quiet: bool) -> String {
     let rows: Vec<Vec<String>> = data["domains"]
         .as_array()
         .map(|a| {
@@ -90,7 +82,7 @@ pub fn list(data: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    table(&["Id", "Name", "State"], &rows)
+    table(&["Id", "Name", "State"], &rows, quiet)
 }
 
 pub fn dominfo(d: &Value) -> String {
@@ -165,7 +157,7 @@ pub fn nodeinfo(n: &Value) -> String {
     labelled(&lines, 20)
 }
 
-pub fn pool_list(data: &Value) -> String {
+pub fn pool_list(data: &Value, quiet: bool) -> String {
     let rows: Vec<Vec<String>> = data["pools"]
         .as_array()
         .map(|a| {
@@ -181,7 +173,7 @@ pub fn pool_list(data: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    table(&["Name", "State", "Autostart"], &rows)
+    table(&["Name", "State", "Autostart"], &rows, quiet)
 }
 
 pub fn pool_info(p: &Value) -> String {
@@ -202,15 +194,15 @@ pub fn pool_info(p: &Value) -> String {
     labelled(&lines, 15)
 }
 
-pub fn vol_list(data: &Value) -> String {
+pub fn vol_list(data: &Value, quiet: bool) -> String {
     let rows: Vec<Vec<String>> = data["volumes"]
         .as_array()
         .map(|a| a.iter().map(|v| vec![text(&v["name"]), text(&v["path"])]).collect())
         .unwrap_or_default();
-    table(&["Name", "Path"], &rows)
+    table(&["Name", "Path"], &rows, quiet)
 }
 
-pub fn net_list(data: &Value) -> String {
+pub fn net_list(data: &Value, quiet: bool) -> String {
     let rows: Vec<Vec<String>> = data["networks"]
         .as_array()
         .map(|a| {
@@ -231,7 +223,7 @@ pub fn net_list(data: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    table(&["Name", "State", "Autostart", "Persistent"], &rows)
+    table(&["Name", "State", "Autostart", "Persistent"], &rows, quiet)
 }
 
 pub fn net_info(n: &Value) -> String {
@@ -257,16 +249,16 @@ mod tests {
     fn list_matches_virsh_byte_for_byte() {
         let data = json!({"domains": [{"id": 1, "name": "test", "state_human": "running"}]});
         assert_eq!(
-            list(&data),
+            list(&data, false),
             " Id   Name   State\n----------------------\n 1    test   running\n"
         );
         let data = json!({"domains": [{"id": null, "name": "test", "state_human": "shut off"}]});
         assert_eq!(
-            list(&data),
+            list(&data, false),
             " Id   Name   State\n-----------------------\n -    test   shut off\n"
         );
         assert_eq!(
-            list(&json!({"domains": []})),
+            list(&json!({"domains": []}), false),
             " Id   Name   State\n--------------------\n"
         );
     }
@@ -275,12 +267,12 @@ mod tests {
     fn pool_and_net_tables_match_virsh() {
         let pools = json!({"pools": [{"name": "default-pool", "active": true, "autostart": false}]});
         assert_eq!(
-            pool_list(&pools),
+            pool_list(&pools, false),
             " Name           State    Autostart\n------------------------------------\n default-pool   active   no\n"
         );
         let nets = json!({"networks": [{"name": "default", "active": true, "autostart": false, "persistent": true}]});
         assert_eq!(
-            net_list(&nets),
+            net_list(&nets, false),
             " Name      State    Autostart   Persistent\n--------------------------------------------\n default   active   no          yes\n"
         );
     }
