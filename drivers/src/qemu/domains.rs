@@ -300,6 +300,10 @@ impl HypervisorDriver for QemuDriver {
             run.qmp
                 .execute("stop", None, inner.config.qmp_timeout)
                 .map_err(|e| qmp_failed(&obj.def.name, e))?;
+            let seen = run.qmp.events_seen();
+            if let Some(run) = obj.run.as_mut() {
+                run.barrier = seen;
+            }
             obj.state = StateWithReason::paused(PausedReason::User);
             let _ = inner.save_runtime(obj);
             Ok(one(DomainLifecycle::suspended(SuspendedDetail::Paused)))
@@ -323,6 +327,10 @@ impl HypervisorDriver for QemuDriver {
             run.qmp
                 .execute("cont", None, inner.config.qmp_timeout)
                 .map_err(|e| qmp_failed(&obj.def.name, e))?;
+            let seen = run.qmp.events_seen();
+            if let Some(run) = obj.run.as_mut() {
+                run.barrier = seen;
+            }
             obj.state = StateWithReason::running(RunningReason::Unpaused);
             let _ = inner.save_runtime(obj);
             Ok(one(DomainLifecycle::resumed(ResumedDetail::Unpaused)))

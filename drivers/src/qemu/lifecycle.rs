@@ -37,6 +37,9 @@ pub(crate) struct Running {
     pub files: RunFiles,
     /// Set while this driver stops qemu: monitor events are then expected.
     pub stopping: bool,
+    /// `STOP`/`RESUME` events numbered up to here were caused by this
+    /// driver's own `stop`/`cont`, whose result the state already shows.
+    pub barrier: u64,
     /// Disk paths claimed in `Inner::active_disks`.
     pub disks: Vec<String>,
 }
@@ -140,7 +143,15 @@ impl Inner {
             Ok(pid) => pid,
             Err(err) => {
                 self.release_disks(uuid, &disks);
-                return Err(err);
+                // Name the domain and the machine: qemu's own message may not.
+                let machine = def.os.machine.as_deref().unwrap_or("pc");
+                return Err(VirtError::new(
+                    err.code,
+                    format!(
+                        "cannot start domain '{}' (machine type '{machine}'): {}",
+                        def.name, err.message
+                    ),
+                ));
             }
         };
         let abandon = |err: VirtError| {
@@ -179,8 +190,12 @@ impl Inner {
             generation,
             files,
             stopping: false,
+            barrier: 0,
             disks,
         });
+        if let Some(run) = obj.run.as_mut() {
+            run.barrier = run.qmp.events_seen();
+        }
         if let Err(err) = self.save_runtime(obj) {
             tracing::warn!(domain = %def.name, error = %err, "runtime state not saved; a restart will not reattach");
         }
@@ -264,10 +279,10 @@ impl Inner {
             return;
         };
         let mut obj = cell.lock();
-        match obj.run.as_ref() {
-            Some(run) if run.generation == generation && !run.stopping => {}
+        let barrier = match obj.run.as_ref() {
+            Some(run) if run.generation == generation && !run.stopping => run.barrier,
             _ => return,
-        }
+        };
         match msg {
             MonitorEvent::Closed => {
                 let (state, event) = events::on_monitor_closed(obj.state);
@@ -276,7 +291,10 @@ impl Inner {
                 drop(obj);
                 self.notify(uuid, Some(event));
             }
-            MonitorEvent::Event { name, data } => {
+            MonitorEvent::Event { name, data, seq } => {
+                if seq <= barrier && matches!(name.as_str(), "STOP" | "RESUME") {
+                    return;
+                }
                 let reaction = events::react(obj.state, &name, &data);
                 if let Some(state) = reaction.state {
                     obj.state = state;
@@ -445,6 +463,7 @@ fn reattach_one(inner: &Arc<Inner>, saved: RuntimeState) -> VirtResult<u32> {
         generation,
         files,
         stopping: false,
+        barrier: 0,
         disks,
     });
     let _ = inner.save_runtime(&obj);

@@ -1,13 +1,13 @@
 //! qemu processes: spawning, signalling, liveness, and the runtime state a
 //! restarted agent reattaches from.
 //!
-//! qemu runs with `-daemonize`: the spawned process exits once qemu has
-//! initialised (the monitor socket listens), or fails with qemu's own error
-//! on stderr. The guest process is then nobody's child of ours, the same
-//! whether this driver started it or found it after a restart.
+//! qemu runs in its own process group with its stderr in `UUID.log`; a start
+//! is complete once the monitor socket accepts connections. Liveness is
+//! judged from `/proc` (pid plus the UUID on the command line), the same
+//! whether this driver started the guest or found it after a restart.
 //!
 //! Runtime state lives in `STATE_DIR/run/`, per domain UUID: `UUID.qmp` (the
-//! monitor socket), `UUID.pid` (qemu's pidfile) and `UUID.json`
+//! monitor socket), `UUID.pid` (qemu's pidfile), `UUID.log` and `UUID.json`
 //! ([`RuntimeState`]: pid, socket, id, live XML, persistence).
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,8 @@ pub struct RunFiles {
     pub qmp: PathBuf,
     pub pid: PathBuf,
     pub state: PathBuf,
+    /// qemu's stderr.
+    pub log: PathBuf,
 }
 
 impl RunFiles {
@@ -32,12 +34,13 @@ impl RunFiles {
             qmp: run_dir.join(format!("{uuid}.qmp")),
             pid: run_dir.join(format!("{uuid}.pid")),
             state: run_dir.join(format!("{uuid}.json")),
+            log: run_dir.join(format!("{uuid}.log")),
         }
     }
 
     /// Removes every runtime file; missing ones are fine.
     pub fn remove_all(&self) {
-        for path in [&self.qmp, &self.pid, &self.state] {
+        for path in [&self.qmp, &self.pid, &self.state, &self.log] {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -90,75 +93,70 @@ impl RuntimeState {
 /// How long qemu may take to initialise before the start is abandoned.
 pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Starts `emulator args... -pidfile P -daemonize` and returns qemu's pid
-/// once it has initialised. On failure the error carries qemu's stderr and
-/// no process or file is left behind.
+/// Starts `emulator args... -pidfile P` in its own process group, with
+/// stderr to the domain's log file, and waits until its monitor socket
+/// accepts connections. On failure the error carries qemu's own message
+/// (from the log) and no process or file is left behind.
+///
+/// qemu stays a child of this process (`-daemonize` would fork, which the
+/// `-sandbox ... spawn=deny` policy forbids); a thread reaps it when it
+/// exits. After an agent restart the init process does.
 pub fn spawn(emulator: &Path, args: &[String], files: &RunFiles) -> VirtResult<i32> {
+    use std::os::unix::process::CommandExt;
     let _ = std::fs::remove_file(&files.pid);
     let _ = std::fs::remove_file(&files.qmp);
+    let log = std::fs::File::create(&files.log)
+        .map_err(|e| VirtError::operation_failed(format!("cannot create qemu log '{}': {e}", files.log.display())))?;
     let mut child = Command::new(emulator)
         .args(args)
         .arg("-pidfile")
         .arg(&files.pid)
-        .arg("-daemonize")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::from(log))
         .env("LC_ALL", "C")
+        .process_group(0)
         .spawn()
-        .map_err(|e| VirtError::operation_failed(format!("cannot execute emulator '{}': {e}", emulator.display())))?;
-    let mut stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(err) = stderr.as_mut() {
-            let _ = std::io::Read::read_to_string(err, &mut text);
-        }
-        text
-    });
+        .map_err(|e| {
+            files.remove_all();
+            VirtError::operation_failed(format!("cannot execute emulator '{}': {e}", emulator.display()))
+        })?;
+    let pid = child.id() as i32;
     let deadline = Instant::now() + SPAWN_TIMEOUT;
-    let status = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                kill_from_pidfile(files);
+            Ok(Some(status)) => {
+                let text = std::fs::read_to_string(&files.log).unwrap_or_default();
                 files.remove_all();
-                return Err(VirtError::new(
-                    ErrorCode::OperationTimeout,
-                    format!("qemu did not finish initialising within {SPAWN_TIMEOUT:?}"),
-                ));
+                let msg = text.trim();
+                return Err(VirtError::operation_failed(format!(
+                    "qemu failed to start ({status}): {}",
+                    if msg.is_empty() { "no error message" } else { msg }
+                )));
             }
+            Ok(None) => {}
             Err(e) => return Err(VirtError::operation_failed(format!("cannot wait for qemu: {e}"))),
         }
-    };
-    let stderr = reader.join().unwrap_or_default();
-    if !status.success() {
-        kill_from_pidfile(files);
-        files.remove_all();
-        let msg = stderr.trim();
-        return Err(VirtError::operation_failed(format!(
-            "qemu failed to start ({status}): {}",
-            if msg.is_empty() { "no error message" } else { msg }
-        )));
-    }
-    match read_pidfile(&files.pid) {
-        Some(pid) => Ok(pid),
-        None => {
-            files.remove_all();
-            Err(VirtError::operation_failed(format!(
-                "qemu started but wrote no pid to '{}'",
-                files.pid.display()
-            )))
+        if std::os::unix::net::UnixStream::connect(&files.qmp).is_ok() {
+            break;
         }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            files.remove_all();
+            return Err(VirtError::new(
+                ErrorCode::OperationTimeout,
+                format!("qemu did not open its monitor within {SPAWN_TIMEOUT:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-fn kill_from_pidfile(files: &RunFiles) {
-    if let Some(pid) = read_pidfile(&files.pid) {
-        signal(pid, nix::sys::signal::Signal::SIGKILL);
-    }
+    let _ = std::thread::Builder::new()
+        .name("virtbus-qemu-reaper".into())
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    Ok(pid)
 }
 
 pub fn read_pidfile(path: &Path) -> Option<i32> {

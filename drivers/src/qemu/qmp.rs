@@ -41,8 +41,9 @@ pub enum QmpError {
 /// Something the monitor said on its own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {
-    /// A QMP event: its name (`STOP`, `SHUTDOWN`, ...) and `data`.
-    Event { name: String, data: Value },
+    /// A QMP event: its name (`STOP`, `SHUTDOWN`, ...), `data`, and its
+    /// number on this connection (from 1), see [`Qmp::events_seen`].
+    Event { name: String, data: Value, seq: u64 },
     /// The connection ended (qemu exited, or the socket broke).
     Closed,
 }
@@ -54,6 +55,8 @@ pub struct Qmp {
     writer: Mutex<UnixStream>,
     pending: Pending,
     next_id: AtomicU64,
+    /// Events read so far; a reply read after an event sees it counted.
+    events_seen: Arc<AtomicU64>,
     /// qemu's version from the greeting: (major, minor, micro).
     pub version: (u64, u64, u64),
 }
@@ -99,13 +102,16 @@ impl Qmp {
 
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let reader_pending = pending.clone();
+        let events_seen = Arc::new(AtomicU64::new(0));
+        let reader_seen = events_seen.clone();
         std::thread::Builder::new()
             .name("virtbus-qmp".into())
-            .spawn(move || read_loop(reader, reader_pending, events))?;
+            .spawn(move || read_loop(reader, reader_pending, reader_seen, events))?;
         let qmp = Qmp {
             writer: Mutex::new(stream),
             pending,
             next_id: AtomicU64::new(1),
+            events_seen,
             version,
         };
         qmp.execute("qmp_capabilities", None, timeout)?;
@@ -150,6 +156,13 @@ impl Qmp {
         }
     }
 
+    /// How many events have been read: after a command returns, every event
+    /// qemu sent before its reply is counted (qemu emits e.g. `STOP` before
+    /// answering `stop`).
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen.load(Ordering::SeqCst)
+    }
+
     /// Ends the connection; the reader thread then reports `Closed`.
     pub fn close(&self) {
         let _ = self.writer.lock().shutdown(std::net::Shutdown::Both);
@@ -169,8 +182,8 @@ fn retryable(err: &std::io::Error) -> bool {
     )
 }
 
-/// Parses one line from the monitor into a reply (`Some((id, result))`) or
-/// an event (`None` with the event sent).
+/// Parses one line from the monitor into a reply or an event (numbered 0;
+/// the reader numbers them).
 pub fn parse_line(line: &str) -> Result<Parsed, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     if let Some(name) = value.get("event").and_then(Value::as_str) {
@@ -178,6 +191,7 @@ pub fn parse_line(line: &str) -> Result<Parsed, String> {
         return Ok(Parsed::Event(MonitorEvent::Event {
             name: name.to_string(),
             data,
+            seq: 0,
         }));
     }
     let id = value.get("id").and_then(Value::as_u64);
@@ -206,7 +220,12 @@ pub enum Parsed {
     Event(MonitorEvent),
 }
 
-fn read_loop(mut reader: BufReader<UnixStream>, pending: Pending, events: crossbeam_channel::Sender<MonitorEvent>) {
+fn read_loop(
+    mut reader: BufReader<UnixStream>,
+    pending: Pending,
+    seen: Arc<AtomicU64>,
+    events: crossbeam_channel::Sender<MonitorEvent>,
+) {
     let mut line = String::new();
     loop {
         line.clear();
@@ -215,9 +234,11 @@ fn read_loop(mut reader: BufReader<UnixStream>, pending: Pending, events: crossb
             Ok(_) => {}
         }
         match parse_line(line.trim()) {
-            Ok(Parsed::Event(ev)) => {
-                let _ = events.send(ev);
+            Ok(Parsed::Event(MonitorEvent::Event { name, data, .. })) => {
+                let seq = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                let _ = events.send(MonitorEvent::Event { name, data, seq });
             }
+            Ok(Parsed::Event(MonitorEvent::Closed)) => {}
             Ok(Parsed::Reply(Some(id), result)) => {
                 if let Some(tx) = pending.lock().remove(&id) {
                     let _ = tx.send(result);
