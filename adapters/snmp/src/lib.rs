@@ -1,2 +1,34 @@
-//! virtbus-snmp: the SNMP adapter (issue: SNMP adapter). Not built yet; the
-//! agent refuses `--snmp-listen` values other than `off` until it is.
+//! virtbus-snmp: the SNMP adapter. It serves LIBVIRT-MIB exactly as
+//! libvirt-snmp does (same OIDs, types and index form), so managers written
+//! for libvirt-snmp poll virtbus unchanged, plus the SNMPv2-MIB system group
+//! and the snmpEngine group, and sends `libvirtGuestNotif` for every domain
+//! life-cycle event.
+//!
+//! The protocol engine (BER, v1/v2c/v3 message processing, USM, VACM, GETBULK
+//! sizing, SET test/commit/undo sequencing, trap and inform delivery) is the
+//! `async-snmp` crate's agent; this crate only decides what to answer. See
+//! `docs/snmp.md` for the wire contract and why.
+//!
+//! Layout:
+//! - [`config`]: what the agent binary hands us ([`SnmpConfig`]).
+//! - [`oids`]: the object identifiers we serve.
+//! - [`guest_table`]: reads of `libvirtGuestTable` from the core's snapshot.
+//! - [`guest_set`]: SETs on `libvirtGuestState` / `libvirtGuestRowStatus`.
+//! - [`system_group`]: SNMPv2-MIB `system` scalars.
+//! - [`notify`]: bus events → `libvirtGuestNotif` traps/informs.
+//! - [`engine_state`]: the persisted SNMPv3 engine ID and boots counter.
+//! - [`errors`]: the one table mapping core errors to SNMP error-status.
+//! - [`server`]: builds and runs the agent(s) ([`SnmpServer`]).
+
+pub mod config;
+pub mod engine_state;
+pub mod errors;
+pub mod guest_set;
+pub mod guest_table;
+pub mod notify;
+pub mod oids;
+pub mod server;
+pub mod system_group;
+
+pub use config::{SnmpConfig, UsmUserConfig};
+pub use server::{SnmpError, SnmpServer};

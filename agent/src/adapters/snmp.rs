@@ -1,16 +1,22 @@
-//! The SNMP adapter's settings and start-up (LIBVIRT-MIB agent).
+//! The SNMP adapter's settings and start-up (LIBVIRT-MIB agent, crate
+//! `virtbus-snmp`; wire contract in docs/snmp.md).
 
 use super::{is_off, AdapterError, AdapterHandle};
 use clap::Args;
 use serde::Deserialize;
+use std::net::{SocketAddr, ToSocketAddrs};
 use virtbus_actors::Core;
+use virtbus_snmp::{SnmpConfig, SnmpServer, UsmUserConfig};
+
+/// Where the agent listens when nothing is configured (DESIGN.md §4).
+const DEFAULT_LISTEN: &str = "udp:127.0.0.1:1161";
 
 /// `virtbus serve` flags of the SNMP adapter.
 #[derive(Debug, Clone, Default, Args)]
 #[group(id = "snmp_flags")]
 #[command(next_help_heading = "SNMP adapter")]
 pub struct Flags {
-    /// SNMP listen address (udp:HOST:PORT), or `off` [default: off until the SNMP adapter is built].
+    /// SNMP listen address(es), comma-separated (udp:HOST:PORT, udp6:[::1]:PORT), or `off` [default: udp:127.0.0.1:1161].
     #[arg(id = "snmp_listen", long = "snmp-listen", value_name = "ADDR")]
     pub listen: Option<String>,
     /// SNMP read-only community [default: public].
@@ -24,6 +30,20 @@ pub struct Flags {
     pub trap_sinks: Vec<String>,
 }
 
+/// One `[[snmp.users]]` entry: an SNMPv3 user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSection {
+    pub name: String,
+    pub auth_protocol: String,
+    pub auth_password: String,
+    pub priv_protocol: Option<String>,
+    pub priv_password: Option<String>,
+    #[serde(default)]
+    pub write: bool,
+    pub view: Option<String>,
+}
+
 /// The `[snmp]` section of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +53,16 @@ pub struct Section {
     pub rw_community: Option<String>,
     #[serde(default)]
     pub trap_sinks: Vec<String>,
+    pub trap_community: Option<String>,
+    #[serde(default)]
+    pub informs: bool,
+    /// Where the SNMPv3 engine identity persists (a directory).
+    pub engine_state_dir: Option<std::path::PathBuf>,
+    pub sys_contact: Option<String>,
+    pub sys_location: Option<String>,
+    pub sys_name: Option<String>,
+    #[serde(default)]
+    pub users: Vec<UserSection>,
 }
 
 /// Effective SNMP settings: flags over file over defaults.
@@ -42,43 +72,136 @@ pub struct Settings {
     pub community: String,
     pub rw_community: Option<String>,
     pub trap_sinks: Vec<String>,
+    pub file: Section,
 }
 
 impl Settings {
     pub fn resolve(flags: &Flags, file: Section) -> Settings {
         let trap_sinks = if flags.trap_sinks.is_empty() {
-            file.trap_sinks
+            file.trap_sinks.clone()
         } else {
             flags.trap_sinks.clone()
         };
         Settings {
-            listen: flags.listen.clone().or(file.listen),
+            listen: flags.listen.clone().or(file.listen.clone()),
             community: flags
                 .community
                 .clone()
-                .or(file.community)
+                .or(file.community.clone())
                 .unwrap_or_else(|| "public".into()),
-            rw_community: flags.rw_community.clone().or(file.rw_community),
+            rw_community: flags.rw_community.clone().or(file.rw_community.clone()),
             trap_sinks,
+            file,
         }
     }
 
-    /// Refuses settings that ask for the adapter before it exists.
+    /// Refuses settings that cannot work before anything starts.
     pub fn check(&self) -> Result<(), AdapterError> {
-        match &self.listen {
-            Some(value) if !is_off(value) => Err(AdapterError::NotBuilt {
-                adapter: "the SNMP adapter",
-                setting: "snmp listen",
-                value: value.clone(),
-            }),
-            _ => Ok(()),
+        self.config().map(|_| ())
+    }
+
+    /// The adapter's configuration; `None` when it is off.
+    fn config(&self) -> Result<Option<SnmpConfig>, AdapterError> {
+        let listen = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        if is_off(listen) {
+            return Ok(None);
         }
+        let fail = |message: String| AdapterError::Failed {
+            adapter: "snmp",
+            message,
+        };
+        let listen = listen
+            .split(',')
+            .map(|a| parse_udp(a.trim()).map_err(fail))
+            .collect::<Result<Vec<_>, _>>()?;
+        let trap_sinks = self
+            .trap_sinks
+            .iter()
+            .map(|a| parse_udp(a.trim()).map_err(fail))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.community.is_empty() {
+            return Err(fail("the read-only community must not be empty".into()));
+        }
+        let users = self
+            .file
+            .users
+            .iter()
+            .map(|u| UsmUserConfig {
+                name: u.name.clone(),
+                auth_protocol: u.auth_protocol.clone(),
+                auth_password: u.auth_password.clone(),
+                priv_protocol: u.priv_protocol.clone(),
+                priv_password: u.priv_password.clone(),
+                write: u.write,
+                view: u.view.clone(),
+            })
+            .collect();
+        Ok(Some(SnmpConfig {
+            listen,
+            community: self.community.clone(),
+            rw_community: self.rw_community.clone().filter(|c| !c.is_empty()),
+            trap_sinks,
+            trap_community: self
+                .file
+                .trap_community
+                .clone()
+                .unwrap_or_else(|| self.community.clone()),
+            informs: self.file.informs,
+            state_dir: self
+                .file
+                .engine_state_dir
+                .clone()
+                .or_else(|| std::env::var_os("VIRTBUS_STATE_DIR").map(Into::into)),
+            sys_contact: self.file.sys_contact.clone().unwrap_or_default(),
+            sys_location: self.file.sys_location.clone().unwrap_or_default(),
+            sys_name: self.file.sys_name.clone().unwrap_or_default(),
+            users,
+        }))
     }
 }
 
+/// `udp:HOST:PORT`, `udp6:[ADDR]:PORT` or plain `HOST:PORT`.
+fn parse_udp(text: &str) -> Result<SocketAddr, String> {
+    let bare = text
+        .strip_prefix("udp6:")
+        .or_else(|| text.strip_prefix("udp:"))
+        .unwrap_or(text);
+    bare.to_socket_addrs()
+        .map_err(|e| format!("address '{text}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("address '{text}' resolves to nothing"))
+}
+
 /// Starts the adapter; `Ok(None)` when it is off.
-pub async fn start(_core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
-    settings.check()?;
-    tracing::info!(adapter = "snmp", "snmp: off (not built yet in this version)");
-    Ok(None)
+pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
+    let Some(config) = settings.config()? else {
+        tracing::info!(adapter = "snmp", "snmp: off");
+        return Ok(None);
+    };
+    let explicit = settings.listen.is_some();
+    let server = match SnmpServer::start(core, config).await {
+        Ok(server) => server,
+        // The default address is a convenience: when something else holds it
+        // (another agent, a parallel test), run without SNMP rather than fail.
+        Err(err @ virtbus_snmp::SnmpError::Bind { .. }) if !explicit => {
+            tracing::warn!(adapter = "snmp", error = %err, "snmp: default address unavailable; snmp off");
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(AdapterError::Failed {
+                adapter: "snmp",
+                message: err.to_string(),
+            })
+        }
+    };
+    for addr in server.local_addrs() {
+        tracing::info!(adapter = "snmp", %addr, "snmp: listening on udp:{addr}");
+    }
+    let cancel = server.cancellation_token();
+    let task = tokio::spawn(server.wait());
+    Ok(Some(AdapterHandle {
+        name: "snmp",
+        task,
+        stop: Some(Box::new(move || cancel.cancel())),
+    }))
 }

@@ -1,0 +1,68 @@
+//! [`SnmpConfig`]: the adapter's settings as the agent binary resolved them
+//! from flags and the `[snmp]` file section.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything the SNMP adapter needs to start.
+#[derive(Debug, Clone)]
+pub struct SnmpConfig {
+    /// UDP addresses to serve on (one agent socket each; IPv4 and IPv6).
+    pub listen: Vec<SocketAddr>,
+    /// Read-only community (v1/v2c).
+    pub community: String,
+    /// Read-write community; SET is refused (`noAccess`/`notWritable`) while unset.
+    pub rw_community: Option<String>,
+    /// Notification receivers.
+    pub trap_sinks: Vec<SocketAddr>,
+    /// Community the notifications carry.
+    pub trap_community: String,
+    /// Send confirmed informs (with retries) instead of unconfirmed traps.
+    pub informs: bool,
+    /// Where the SNMPv3 engine ID and boots counter persist (`snmp-engine`);
+    /// `None` makes up a fresh engine ID per run (tests).
+    pub state_dir: Option<PathBuf>,
+    /// SNMPv2-MIB sysContact.0.
+    pub sys_contact: String,
+    /// SNMPv2-MIB sysLocation.0.
+    pub sys_location: String,
+    /// SNMPv2-MIB sysName.0; the host name when empty.
+    pub sys_name: String,
+    /// SNMPv3 users.
+    pub users: Vec<UsmUserConfig>,
+}
+
+impl Default for SnmpConfig {
+    fn default() -> Self {
+        SnmpConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 1161))],
+            community: "public".into(),
+            rw_community: None,
+            trap_sinks: Vec::new(),
+            trap_community: "public".into(),
+            informs: false,
+            state_dir: None,
+            sys_contact: String::new(),
+            sys_location: String::new(),
+            sys_name: String::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
+/// One SNMPv3 (USM) user. Authentication is required; privacy is optional.
+#[derive(Debug, Clone)]
+pub struct UsmUserConfig {
+    pub name: String,
+    /// `SHA` (SHA-1), `SHA-224`, `SHA-256`, `SHA-384`, `SHA-512`.
+    pub auth_protocol: String,
+    pub auth_password: String,
+    /// `AES` (AES-128), `AES-192`, `AES-256` (Blumenthal key extension, as
+    /// net-snmp's `AES192`/`AES256`); `None` for authNoPriv.
+    pub priv_protocol: Option<String>,
+    pub priv_password: Option<String>,
+    /// May SET.
+    pub write: bool,
+    /// Limits the user to this subtree (dotted OID); everything when `None`.
+    pub view: Option<String>,
+}

@@ -1,0 +1,256 @@
+//! `libvirtGuestTable` reads: GET and GETNEXT (GETBULK is GETNEXT repeated by
+//! the agent) over the core's snapshot, in SNMP's lexicographic order.
+//!
+//! The snapshot keeps domains ordered by UUID bytes, which is exactly the
+//! order of the 16-arc index, so a GETNEXT is one ordered-map range lookup.
+//! Only `libvirtGuestCpuTime` asks the core (a cached sample no older than
+//! [`DEFAULT_MAX_AGE`]).
+
+use crate::errors::{read_outcome, ReadOutcome};
+use crate::guest_set::GuestSetter;
+use crate::oids::{column, guest_instance, GUEST_ENTRY};
+use async_snmp::handler::{
+    BoxFuture, GetNextResult, GetResult, HandlerError, HandlerResult, MibHandler, RequestContext, SetTestResult,
+};
+use async_snmp::{Oid, Value, VarBind};
+use std::ops::Bound;
+use uuid::Uuid;
+use virtbus_actors::stats::DEFAULT_MAX_AGE;
+use virtbus_actors::Core;
+use virtbus_drivers::DomainRecord;
+use virtbus_schemas::lifecycle::DomainState;
+
+/// The MIB handler registered at `libvirtMIB` (enterprises.36957).
+pub struct GuestTable {
+    core: Core,
+    setter: GuestSetter,
+}
+
+impl GuestTable {
+    pub fn new(core: Core) -> GuestTable {
+        GuestTable {
+            setter: GuestSetter::new(core.clone()),
+            core,
+        }
+    }
+
+    /// The value of one readable column for one guest.
+    async fn column_value(&self, col: u32, record: &DomainRecord) -> HandlerResult<Option<Value>> {
+        let def = &record.def;
+        let value = match col {
+            column::NAME => Value::OctetString(def.name.clone().into_bytes().into()),
+            column::STATE => Value::Integer(state_number(record.state.state)),
+            // Unsigned32 shares Gauge32's tag (RFC 2578 §7.1.11); UInteger32 would be the
+            // obsolete APPLICATION 7 type.
+            column::CPU_COUNT => Value::Gauge32(def.vcpu.current),
+            column::MEMORY_CURRENT => Value::Gauge32(mib(def.current_memory_kib)),
+            column::MEMORY_LIMIT => Value::Gauge32(mib(def.memory_kib)),
+            column::CPU_TIME => {
+                if !record.is_active() {
+                    Value::Counter64(0)
+                } else {
+                    match self.core.stats(record.uuid(), DEFAULT_MAX_AGE).await {
+                        Ok(stats) => Value::Counter64(stats.cpu_time_ns),
+                        Err(err) => match read_outcome(&err) {
+                            ReadOutcome::NoSuchInstance => return Ok(None),
+                            ReadOutcome::Zero => Value::Counter64(0),
+                            ReadOutcome::GenErr => {
+                                return Err(HandlerError::new(format!(
+                                    "cpu time of domain {}: {}",
+                                    record.uuid(),
+                                    err.message
+                                )))
+                            }
+                        },
+                    }
+                }
+            }
+            column::ROW_STATUS => Value::Integer(crate::oids::row_status::ACTIVE),
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
+    }
+}
+
+/// libvirt's state number, as libvirt-snmp reports it (0 and 7 included;
+/// our MIB lists them).
+pub fn state_number(state: DomainState) -> i32 {
+    state.number()
+}
+
+/// KiB → MiB, rounded down, saturating at the 32-bit maximum.
+fn mib(kib: u64) -> u32 {
+    u32::try_from(kib / 1024).unwrap_or(u32::MAX)
+}
+
+/// The column and UUID an instance OID names, if it is well formed.
+pub fn parse_instance(oid: &Oid) -> Option<(u32, Uuid)> {
+    let arcs = oid.arcs();
+    let rest = arcs.strip_prefix(GUEST_ENTRY)?;
+    let (&col, index) = rest.split_first()?;
+    if index.len() != 16 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for (byte, arc) in bytes.iter_mut().zip(index) {
+        *byte = u8::try_from(*arc).ok()?;
+    }
+    Some((col, Uuid::from_bytes(bytes)))
+}
+
+/// The smallest UUID whose 16-arc index is greater than `suffix`, as a range
+/// bound over UUIDs (`None`: no index can be greater).
+fn index_bound_after(suffix: &[u32]) -> Option<Bound<Uuid>> {
+    let mut bytes = [0u8; 16];
+    for (i, arc) in suffix.iter().take(16).enumerate() {
+        match u8::try_from(*arc) {
+            Ok(b) => bytes[i] = b,
+            Err(_) => {
+                // Arc i exceeds every UUID byte: the next index is the first one
+                // whose first i bytes are greater, i.e. that prefix plus one.
+                let mut prefix = bytes;
+                for b in prefix[i..].iter_mut() {
+                    *b = 0;
+                }
+                let mut pos = i;
+                loop {
+                    if pos == 0 {
+                        return None;
+                    }
+                    pos -= 1;
+                    if prefix[pos] == u8::MAX {
+                        prefix[pos] = 0;
+                    } else {
+                        prefix[pos] += 1;
+                        break;
+                    }
+                }
+                return Some(Bound::Included(Uuid::from_bytes(prefix)));
+            }
+        }
+    }
+    if suffix.len() >= 16 {
+        // Exactly this index, or it with more arcs: the next row is after it.
+        Some(Bound::Excluded(Uuid::from_bytes(bytes)))
+    } else {
+        // A shorter suffix sorts before every index that starts with it.
+        Some(Bound::Included(Uuid::from_bytes(bytes)))
+    }
+}
+
+impl MibHandler for GuestTable {
+    fn get<'a>(&'a self, _ctx: &'a RequestContext, oid: &'a Oid) -> BoxFuture<'a, HandlerResult<GetResult>> {
+        Box::pin(async move {
+            let arcs = oid.arcs();
+            let Some(rest) = arcs.strip_prefix(GUEST_ENTRY) else {
+                return Ok(GetResult::NoSuchObject);
+            };
+            match rest.first() {
+                Some(col) if column::READABLE.contains(col) => {}
+                _ => return Ok(GetResult::NoSuchObject),
+            }
+            let Some((col, uuid)) = parse_instance(oid) else {
+                return Ok(GetResult::NoSuchInstance);
+            };
+            let snapshot = self.core.snapshot();
+            let Some(record) = snapshot.domains.get(&uuid) else {
+                return Ok(GetResult::NoSuchInstance);
+            };
+            Ok(match self.column_value(col, record).await? {
+                Some(value) => GetResult::Value(value),
+                None => GetResult::NoSuchInstance,
+            })
+        })
+    }
+
+    fn get_next<'a>(&'a self, _ctx: &'a RequestContext, oid: &'a Oid) -> BoxFuture<'a, HandlerResult<GetNextResult>> {
+        Box::pin(async move {
+            let snapshot = self.core.snapshot();
+            let arcs = oid.arcs();
+            // Where to start: the first readable column at or after the one
+            // named, and within it the first row after the given index.
+            let (start_col, mut bound) = match arcs.strip_prefix(GUEST_ENTRY) {
+                Some([]) => (column::READABLE[0], Some(Bound::Unbounded)),
+                Some([col, index @ ..]) => {
+                    if column::READABLE.contains(col) {
+                        (*col, index_bound_after(index))
+                    } else {
+                        match column::READABLE.iter().find(|c| *c > col) {
+                            Some(next) => (*next, Some(Bound::Unbounded)),
+                            None => return Ok(GetNextResult::EndOfMibView),
+                        }
+                    }
+                }
+                None if oid < &Oid::from_slice(GUEST_ENTRY) => (column::READABLE[0], Some(Bound::Unbounded)),
+                None => return Ok(GetNextResult::EndOfMibView),
+            };
+            let first = column::READABLE.iter().position(|c| *c == start_col).unwrap_or(0);
+            for col in &column::READABLE[first..] {
+                if let Some(lower) = bound {
+                    // A row may vanish between the snapshot and a core call;
+                    // skip such rows rather than end the walk.
+                    for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
+                        if let Some(value) = self.column_value(*col, record).await? {
+                            return Ok(GetNextResult::Value(VarBind::new(guest_instance(*col, uuid), value)));
+                        }
+                    }
+                }
+                bound = Some(Bound::Unbounded);
+            }
+            Ok(GetNextResult::EndOfMibView)
+        })
+    }
+
+    fn test_set<'a>(&'a self, ctx: &'a RequestContext, oid: &'a Oid, value: &'a Value) -> BoxFuture<'a, SetTestResult> {
+        Box::pin(async move { self.setter.test(ctx, oid, value) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uuid(bytes: [u8; 16]) -> Uuid {
+        Uuid::from_bytes(bytes)
+    }
+
+    #[test]
+    fn bound_of_short_suffix_includes_padded_uuid() {
+        assert_eq!(index_bound_after(&[]), Some(Bound::Included(Uuid::nil())));
+        let mut b = [0u8; 16];
+        b[0] = 7;
+        assert_eq!(index_bound_after(&[7]), Some(Bound::Included(uuid(b))));
+    }
+
+    #[test]
+    fn bound_of_full_index_excludes_it() {
+        let b = [9u8; 16];
+        let arcs: Vec<u32> = b.iter().map(|x| u32::from(*x)).collect();
+        assert_eq!(index_bound_after(&arcs), Some(Bound::Excluded(uuid(b))));
+        let mut longer = arcs.clone();
+        longer.push(0);
+        assert_eq!(index_bound_after(&longer), Some(Bound::Excluded(uuid(b))));
+    }
+
+    #[test]
+    fn bound_of_out_of_range_arc_carries_into_prefix() {
+        let mut b = [0u8; 16];
+        b[0] = 4;
+        assert_eq!(index_bound_after(&[3, 256]), Some(Bound::Included(uuid(b))));
+        let mut c = [0u8; 16];
+        c[0] = 2;
+        assert_eq!(index_bound_after(&[1, 255, 300]), Some(Bound::Included(uuid(c))));
+        assert_eq!(index_bound_after(&[255, 255, 999]), None);
+        assert_eq!(index_bound_after(&[256]), None);
+    }
+
+    #[test]
+    fn instance_round_trips() {
+        let u = Uuid::from_u128(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        let oid = guest_instance(column::STATE, &u);
+        assert_eq!(parse_instance(&oid), Some((column::STATE, u)));
+        let mut arcs = oid.arcs().to_vec();
+        arcs.pop();
+        assert_eq!(parse_instance(&Oid::from_slice(&arcs)), None);
+    }
+}
