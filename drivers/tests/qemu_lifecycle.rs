@@ -340,3 +340,74 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
 
     assert!(run_files(state.path()).is_empty(), "{:?}", run_files(state.path()));
 }
+
+#[test]
+fn sigterm_from_outside_is_a_host_shutdown_then_a_normal_stop() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let (driver, notices) = open_driver(state.path());
+    let def = tiny_guest("termed", "");
+    let uuid = def.uuid;
+    driver.define_domain(def).expect("define");
+    driver.start_domain(uuid).expect("start");
+    let pid = driver.pid_of(uuid).expect("pid");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    let first = next_notice(&notices, Duration::from_secs(2)).expect("shutdown notice");
+    assert_eq!(
+        first,
+        DriverNotice::Domain {
+            uuid,
+            event: Some(DomainLifecycle::shutdown(
+                virtbus_schemas::lifecycle::ShutdownDetail::Host
+            ))
+        }
+    );
+    let second = next_notice(&notices, Duration::from_secs(2)).expect("stop notice");
+    assert_eq!(
+        second,
+        DriverNotice::Domain {
+            uuid,
+            event: Some(DomainLifecycle::stopped(StoppedDetail::Shutdown))
+        }
+    );
+    let rec = driver.get_domain(uuid).expect("get");
+    assert_eq!(
+        rec.state,
+        virtbus_schemas::lifecycle::StateWithReason::shutoff(ShutoffReason::Shutdown)
+    );
+}
+
+#[test]
+fn shutdown_of_a_guest_that_ignores_it_falls_back_to_destroy_when_configured() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let qemu = qemu_binary();
+    let uri = format!("qemu:///session?statedir={}", state.path().display());
+    let mut config = virtbus_drivers::qemu::QemuConfig::from_uri(&uri).expect("uri");
+    config.emulators = vec![qemu.clone()];
+    config.default_emulator = qemu;
+    config.shutdown_fallback = Some(Duration::from_millis(500));
+    let (driver, notices) = virtbus_drivers::qemu::QemuDriver::open(config).expect("open");
+    let def = tiny_guest("stubborn", "");
+    let uuid = def.uuid;
+    driver.define_domain(def).expect("define");
+    driver.start_domain(uuid).expect("start");
+    // SeaBIOS without an OS ignores the ACPI power button.
+    let out = driver.shutdown_domain(uuid).expect("shutdown request");
+    assert!(out.events.is_empty(), "the stop comes later, by notice");
+    assert_eq!(out.record.expect("record").state.state, DomainState::Running);
+    let notice = next_notice(&notices, Duration::from_secs(3)).expect("fallback notice");
+    assert_eq!(
+        notice,
+        DriverNotice::Domain {
+            uuid,
+            event: Some(DomainLifecycle::stopped(StoppedDetail::Destroyed))
+        }
+    );
+    assert_eq!(
+        driver.get_domain(uuid).expect("get").state,
+        virtbus_schemas::lifecycle::StateWithReason::shutoff(ShutoffReason::Destroyed)
+    );
+    assert!(!qemu_running_for(uuid));
+}
