@@ -65,6 +65,31 @@ fn bad_xml_and_invalid_operations_are_answered_with_libvirt_errors() {
         err.contains("XML error") && err.contains("furlongs"),
         "unknown unit: {err}"
     );
+    // Strict places: libvirt's closed value sets.
+    let err = define_fails(
+        &agent,
+        f,
+        "<domain type='bogus'><name>x</name><memory>1024</memory></domain>",
+    );
+    assert!(
+        err.contains("XML error") && err.contains("bogus"),
+        "unknown domain type: {err}"
+    );
+    let err = define_fails(
+        &agent,
+        f,
+        "<domain type='test'><name>x</name><memory>1024</memory><on_reboot>explode</on_reboot></domain>",
+    );
+    assert!(
+        err.contains("XML error") && err.contains("explode"),
+        "unknown lifecycle action: {err}"
+    );
+    let err = define_fails(
+        &agent,
+        f,
+        "<domain type='test'><name>x</name><uuid>not-a-uuid</uuid><memory>1024</memory></domain>",
+    );
+    assert!(err.contains("XML error") && err.contains("uuid"), "bad uuid: {err}");
     let err = define_fails(
         &agent,
         f,
