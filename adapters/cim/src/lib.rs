@@ -1,2 +1,28 @@
-//! virtbus-cim: the CIM-XML/WBEM adapter (issue: CIM adapter). Not built
-//! yet; the agent refuses `--cim-listen` values other than `off` until it is.
+//! virtbus-cim: a CIM-XML/WBEM server (DSP0200/DSP0201) serving
+//! libvirt-cim's KVM_* model from the core, so CIM clients (pywbem,
+//! pywbemcli, sblim wbemcli) manage guests without a separate CIMOM.
+//!
+//! Layout: [`server`] (HTTP, headers, auth, limits) → [`xml`] (bounded
+//! parsing, request decoding, response writing) → [`ops`] (the operations,
+//! one file per family) → [`model`] (instances from the core snapshot) and
+//! [`schema`] (class definitions). [`error`] holds the CIM status codes and
+//! the libvirt → CIM mapping table; [`embedded`] the embedded instances of
+//! method parameters.
+//!
+//! Invariants: reads come from one `Snapshot` per request; commands go
+//! through `Core`; no request can make the server allocate beyond the body
+//! limit and element count, and bad input never stops the listener.
+
+pub mod auth;
+pub mod embedded;
+pub mod error;
+pub mod model;
+pub mod ops;
+pub mod schema;
+pub mod server;
+pub mod value;
+pub mod xml;
+
+pub use auth::User;
+pub use ops::Engine;
+pub use server::{start, CimServer, ServerConfig, StartError};

@@ -1,0 +1,84 @@
+//! Resource pools: the primordial processor, memory, graphics, input and
+//! controller pools (`<Kind>Pool/0`), one DiskPool per storage pool
+//! (`DiskPool/<name>`) and one NetworkPool per network (`NetworkPool/<name>`).
+
+use super::device::{RT_DISK, RT_GRAPHICS, RT_INPUT, RT_MEM, RT_NET, RT_OTHER, RT_PROC};
+use super::Ctx;
+use crate::value::{CimType, Instance, Value};
+
+fn pool(class: &str, id: &str, resource_type: u16, primordial: bool) -> Instance {
+    Instance::new(class)
+        .with("InstanceID", CimType::String, Value::str(id))
+        .with("PoolID", CimType::String, Value::str(id))
+        .with("ElementName", CimType::String, Value::str(id))
+        .with("ResourceType", CimType::Uint16, Value::num(resource_type))
+        .with("Primordial", CimType::Boolean, Value::bool(primordial))
+}
+
+pub fn instances(ctx: &Ctx<'_>, class: &str) -> Option<Vec<Instance>> {
+    let node = ctx.snap.node.clone().unwrap_or_default();
+    Some(match class {
+        "KVM_ProcessorPool" => vec![pool(class, "ProcessorPool/0", RT_PROC, true)
+            .with("Capacity", CimType::Uint64, Value::num(node.cpus))
+            .with("AllocationUnits", CimType::String, Value::str("Processors"))],
+        "KVM_MemoryPool" => vec![pool(class, "MemoryPool/0", RT_MEM, true)
+            .with("Capacity", CimType::Uint64, Value::num(node.memory_kib))
+            .with("AllocationUnits", CimType::String, Value::str("KiloBytes"))],
+        "KVM_GraphicsPool" => vec![pool(class, "GraphicsPool/0", RT_GRAPHICS, true)],
+        "KVM_InputPool" => vec![pool(class, "InputPool/0", RT_INPUT, true)],
+        "KVM_ControllerPool" => vec![pool(class, "ControllerPool/0", RT_OTHER, true).with(
+            "OtherResourceType",
+            CimType::String,
+            Value::str("controller"),
+        )],
+        "KVM_DiskPool" => ctx
+            .snap
+            .pools
+            .values()
+            .map(|p| {
+                pool(class, &format!("DiskPool/{}", p.def.name), RT_DISK, false)
+                    .with("Capacity", CimType::Uint64, Value::num(p.def.capacity_bytes))
+                    .with("Reserved", CimType::Uint64, Value::num(p.def.allocation_bytes))
+                    .with("AllocationUnits", CimType::String, Value::str("Bytes"))
+                    .with("Path", CimType::String, Value::opt_str(p.def.target_path.as_deref()))
+            })
+            .collect(),
+        "KVM_NetworkPool" => ctx
+            .snap
+            .networks
+            .values()
+            .map(|n| pool(class, &format!("NetworkPool/{}", n.def.name), RT_NET, false))
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Pool classes with their instance ids, for associations.
+pub fn all_pools(ctx: &Ctx<'_>) -> Vec<Instance> {
+    [
+        "KVM_ProcessorPool",
+        "KVM_MemoryPool",
+        "KVM_DiskPool",
+        "KVM_NetworkPool",
+        "KVM_GraphicsPool",
+        "KVM_InputPool",
+        "KVM_ControllerPool",
+    ]
+    .iter()
+    .flat_map(|c| instances(ctx, c).unwrap_or_default())
+    .collect()
+}
+
+/// The class of the pool with `pool_id`.
+pub fn class_of(pool_id: &str) -> Option<&'static str> {
+    Some(match pool_id.split('/').next()? {
+        "ProcessorPool" => "KVM_ProcessorPool",
+        "MemoryPool" => "KVM_MemoryPool",
+        "DiskPool" => "KVM_DiskPool",
+        "NetworkPool" => "KVM_NetworkPool",
+        "GraphicsPool" => "KVM_GraphicsPool",
+        "InputPool" => "KVM_InputPool",
+        "ControllerPool" => "KVM_ControllerPool",
+        _ => return None,
+    })
+}

@@ -1,0 +1,155 @@
+//! Associators, AssociatorNames, References and ReferenceNames (DSP0200
+//! §5.3.2.11–14) with AssocClass/ResultClass/Role/ResultRole filters.
+
+use super::instance::check_path;
+use super::{Engine, Params};
+use crate::error::{CimError, CimStatus};
+use crate::model::{self, path_of};
+use crate::value::{Instance, ObjectPath, Value};
+use crate::xml::write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Associators,
+    AssociatorNames,
+    References,
+    ReferenceNames,
+}
+
+pub fn associators(engine: &Engine, ns: &str, params: Params<'_>, kind: Kind) -> Result<String, CimError> {
+    let mut source = match params.get("ObjectName") {
+        Some(crate::xml::request::Param::ClassName(_)) => {
+            return Err(CimError::new(
+                CimStatus::NotSupported,
+                "class-level association operations are not supported",
+            ))
+        }
+        _ => params.instance_name("ObjectName")?,
+    };
+    source.namespace = Some(ns.to_string());
+    check_path(engine, ns, &source)?;
+    let filter_class = |name: &str| -> Result<Option<String>, CimError> {
+        let value = params.class_name(name)?;
+        if let Some(class) = &value {
+            if engine.schema.get(ns, class).is_none() {
+                return Err(CimError::new(
+                    CimStatus::InvalidParameter,
+                    format!("class '{class}' does not exist"),
+                ));
+            }
+        }
+        Ok(value)
+    };
+    let references = matches!(kind, Kind::References | Kind::ReferenceNames);
+    // For References/ReferenceNames, ResultClass names the association class
+    // (DSP0200 §5.3.2.13) and there is no AssocClass or ResultRole.
+    let (assoc_class, result_class) = if references {
+        (filter_class("ResultClass")?, None)
+    } else {
+        (filter_class("AssocClass")?, filter_class("ResultClass")?)
+    };
+    let role = params.string("Role")?;
+    let result_role = if references { None } else { params.string("ResultRole")? };
+    let props = params.property_list()?;
+
+    let snap = engine.core.snapshot();
+    let mut ctx = engine.ctx(&snap, ns);
+    ctx.guest = model::guest_of(&source);
+    if model::get_instance(&engine.schema, &ctx, &source).is_none() {
+        return Err(CimError::new(CimStatus::NotFound, format!("no instance {source}")));
+    }
+
+    let mut refs: Vec<Instance> = Vec::new();
+    let mut targets: Vec<ObjectPath> = Vec::new();
+    let associations = model::concrete_below(
+        &engine.schema,
+        ns,
+        assoc_class.as_deref().unwrap_or("CIM_ManagedElement"),
+    )
+    .into_iter()
+    .filter(|c| engine.schema.get(ns, c).is_some_and(|d| d.association));
+    for class in associations {
+        for inst in model::instances(&ctx, class) {
+            let endpoints: Vec<(&str, &ObjectPath)> = inst
+                .props
+                .iter()
+                .filter_map(|p| match &p.value {
+                    Value::Ref(path) => Some((p.name.as_str(), path)),
+                    _ => None,
+                })
+                .collect();
+            let from_source = endpoints.iter().any(|(name, path)| {
+                path.matches(&source) && role.as_deref().is_none_or(|r| r.eq_ignore_ascii_case(name))
+            });
+            if !from_source {
+                continue;
+            }
+            let mut hit = false;
+            for (name, path) in &endpoints {
+                if path.matches(&source) && endpoints.len() > 1 {
+                    // The source end; for self-associations another end still counts.
+                    if role.as_deref().is_none_or(|r| r.eq_ignore_ascii_case(name)) {
+                        continue;
+                    }
+                }
+                if result_role.as_deref().is_some_and(|r| !r.eq_ignore_ascii_case(name)) {
+                    continue;
+                }
+                if result_class
+                    .as_deref()
+                    .is_some_and(|rc| !engine.schema.is_a(&path.class, rc))
+                {
+                    continue;
+                }
+                hit = true;
+                if !targets.iter().any(|t| t.matches(path)) {
+                    targets.push((*path).clone());
+                }
+            }
+            if hit {
+                refs.push(inst);
+            }
+        }
+    }
+
+    let mut out = String::from("<IRETURNVALUE>");
+    match kind {
+        Kind::ReferenceNames => {
+            for inst in &refs {
+                out.push_str("<OBJECTPATH>");
+                write::instance_path(&mut out, &path_of(&engine.schema, ns, inst), &engine.host);
+                out.push_str("</OBJECTPATH>");
+            }
+        }
+        Kind::References => {
+            for inst in &refs {
+                out.push_str("<VALUE.OBJECTWITHPATH>");
+                write::instance_path(&mut out, &path_of(&engine.schema, ns, inst), &engine.host);
+                write::instance(&mut out, inst, props.as_deref(), &engine.host);
+                out.push_str("</VALUE.OBJECTWITHPATH>");
+            }
+        }
+        Kind::AssociatorNames => {
+            for path in &targets {
+                out.push_str("<OBJECTPATH>");
+                write::instance_path(&mut out, path, &engine.host);
+                out.push_str("</OBJECTPATH>");
+            }
+        }
+        Kind::Associators => {
+            for path in &targets {
+                let target_ns = path.namespace.clone().unwrap_or_else(|| ns.to_string());
+                let mut target_ctx = engine.ctx(&snap, &target_ns);
+                target_ctx.guest = model::guest_of(path);
+                if let Some(inst) = model::get_instance(&engine.schema, &target_ctx, path) {
+                    out.push_str("<VALUE.OBJECTWITHPATH>");
+                    write::instance_path(&mut out, path, &engine.host);
+                    write::instance(&mut out, &inst, props.as_deref(), &engine.host);
+                    out.push_str("</VALUE.OBJECTWITHPATH>");
+                }
+            }
+        }
+    }
+    out.push_str("</IRETURNVALUE>");
+    Ok(out)
+}

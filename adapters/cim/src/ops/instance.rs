@@ -1,0 +1,92 @@
+//! GetInstance, EnumerateInstances and EnumerateInstanceNames (DSP0200
+//! §5.3.2.2, §5.3.2.9, §5.3.2.10), answered from one snapshot.
+
+use super::{Engine, Params};
+use crate::error::{CimError, CimStatus};
+use crate::model::{self, path_of};
+use crate::value::ObjectPath;
+use crate::xml::write;
+
+/// Checks `path` names an existing class with exactly its key properties.
+pub fn check_path(engine: &Engine, ns: &str, path: &ObjectPath) -> Result<(), CimError> {
+    let def = engine.schema.get(ns, &path.class).ok_or_else(|| {
+        CimError::new(
+            CimStatus::InvalidClass,
+            format!("class '{}' does not exist in {ns}", path.class),
+        )
+    })?;
+    let keys = engine.schema.keys(def);
+    for (name, _) in &path.keys {
+        if !keys.iter().any(|k| k.name.eq_ignore_ascii_case(name)) {
+            return Err(CimError::new(
+                CimStatus::InvalidParameter,
+                format!("'{name}' is not a key of {}", def.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects flags that are present but not booleans. Instances carry no
+/// qualifiers and every property is served, so their values change nothing.
+fn check_flags(params: Params<'_>, names: &[&str]) -> Result<(), CimError> {
+    for name in names {
+        params.flag(name, false)?;
+    }
+    Ok(())
+}
+
+pub fn get_instance(engine: &Engine, ns: &str, params: Params<'_>) -> Result<String, CimError> {
+    let mut path = params.instance_name("InstanceName")?;
+    path.namespace = Some(ns.to_string());
+    check_path(engine, ns, &path)?;
+    check_flags(params, &["LocalOnly", "IncludeQualifiers", "IncludeClassOrigin"])?;
+    let props = params.property_list()?;
+    let snap = engine.core.snapshot();
+    let mut ctx = engine.ctx(&snap, ns);
+    ctx.guest = model::guest_of(&path);
+    let inst = model::get_instance(&engine.schema, &ctx, &path)
+        .ok_or_else(|| CimError::new(CimStatus::NotFound, format!("no instance {path}")))?;
+    let mut out = String::from("<IRETURNVALUE>");
+    write::instance(&mut out, &inst, props.as_deref(), &engine.host);
+    out.push_str("</IRETURNVALUE>");
+    Ok(out)
+}
+
+pub fn enumerate(engine: &Engine, ns: &str, params: Params<'_>, names_only: bool) -> Result<String, CimError> {
+    let class = params.required_class("ClassName")?;
+    let def = engine.schema.get(ns, &class).ok_or_else(|| {
+        CimError::new(
+            CimStatus::InvalidClass,
+            format!("class '{class}' does not exist in {ns}"),
+        )
+    })?;
+    check_flags(
+        params,
+        &[
+            "DeepInheritance",
+            "LocalOnly",
+            "IncludeQualifiers",
+            "IncludeClassOrigin",
+        ],
+    )?;
+    let props = params.property_list()?;
+    let snap = engine.core.snapshot();
+    let ctx = engine.ctx(&snap, ns);
+    let mut out = String::from("<IRETURNVALUE>");
+    for concrete in model::concrete_below(&engine.schema, ns, def.name) {
+        for inst in model::instances(&ctx, concrete) {
+            let path = path_of(&engine.schema, ns, &inst);
+            if names_only {
+                write::instance_name(&mut out, &path);
+            } else {
+                out.push_str("<VALUE.NAMEDINSTANCE>");
+                write::instance_name(&mut out, &path);
+                write::instance(&mut out, &inst, props.as_deref(), &engine.host);
+                out.push_str("</VALUE.NAMEDINSTANCE>");
+            }
+        }
+    }
+    out.push_str("</IRETURNVALUE>");
+    Ok(out)
+}

@@ -1,0 +1,276 @@
+//! Pull enumeration (DSP0200 §5.3.2.23ff): OpenEnumerateInstances,
+//! OpenEnumerateInstancePaths, PullInstancesWithPath, PullInstancePaths and
+//! CloseEnumeration.
+//!
+//! A context keeps the snapshot it started from and a cursor (class index,
+//! last guest UUID), not the instances: guest-scoped classes are produced
+//! one guest at a time, so memory stays flat in the number of guests.
+
+use super::{Engine, Params};
+use crate::error::{CimError, CimStatus};
+use crate::model::{self, path_of};
+use crate::value::Instance;
+use crate::xml::write::{self, esc};
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+use virtbus_actors::Snapshot;
+
+/// Default and largest `OperationTimeout` (seconds).
+const DEFAULT_TIMEOUT: u64 = 60;
+const MAX_TIMEOUT: u64 = 600;
+/// Largest `MaxObjectCount` per response.
+const MAX_OBJECTS: u64 = 10_000;
+/// Open contexts at once.
+const MAX_CONTEXTS: usize = 256;
+
+/// Classes whose providers produce one guest's instances at a time.
+const GUEST_SCOPED: &[&str] = &[
+    "KVM_ComputerSystem",
+    "KVM_VirtualSystemSettingData",
+    "KVM_EnabledLogicalElementCapabilities",
+    "KVM_ProcResourceAllocationSettingData",
+    "KVM_MemResourceAllocationSettingData",
+    "KVM_DiskResourceAllocationSettingData",
+    "KVM_NetResourceAllocationSettingData",
+    "KVM_GraphicsResourceAllocationSettingData",
+    "KVM_InputResourceAllocationSettingData",
+    "KVM_ConsoleResourceAllocationSettingData",
+    "KVM_ControllerResourceAllocationSettingData",
+    "KVM_Processor",
+    "KVM_Memory",
+    "KVM_LogicalDisk",
+    "KVM_NetworkPort",
+    "KVM_DisplayController",
+    "KVM_PointingDevice",
+    "KVM_Controller",
+    "KVM_SystemDevice",
+    "KVM_VirtualSystemSettingDataComponent",
+    "KVM_SettingsDefineState",
+    "KVM_ElementSettingData",
+    "KVM_HostedDependency",
+    "KVM_ElementAllocatedFromPool",
+    "KVM_ResourceAllocationFromPool",
+];
+
+struct EnumContext {
+    snap: Arc<Snapshot>,
+    namespace: String,
+    classes: Vec<&'static str>,
+    class_idx: usize,
+    /// Last guest produced for the current class.
+    last_guest: Option<Uuid>,
+    pending: VecDeque<Instance>,
+    props: Option<Vec<String>>,
+    paths_only: bool,
+    timeout: Duration,
+    expires: Instant,
+}
+
+/// Open enumeration contexts by id.
+#[derive(Default)]
+pub struct Contexts {
+    map: Mutex<HashMap<String, EnumContext>>,
+    next: AtomicU64,
+}
+
+impl EnumContext {
+    /// Moves up to `max` instances out of the enumeration.
+    fn take(&mut self, engine: &Engine, max: usize) -> Vec<Instance> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            if let Some(inst) = self.pending.pop_front() {
+                out.push(inst);
+                continue;
+            }
+            let Some(class) = self.classes.get(self.class_idx).copied() else {
+                break;
+            };
+            let mut ctx = engine.ctx(&self.snap, &self.namespace);
+            if GUEST_SCOPED.contains(&class) {
+                let next = match self.last_guest {
+                    None => self.snap.domains.iter().next(),
+                    Some(last) => self
+                        .snap
+                        .domains
+                        .range((Bound::Excluded(last), Bound::Unbounded))
+                        .next(),
+                };
+                match next {
+                    Some((uuid, dom)) => {
+                        self.last_guest = Some(*uuid);
+                        ctx.guest = Some(dom.def.name.clone());
+                        self.pending.extend(model::instances(&ctx, class));
+                    }
+                    None => {
+                        self.class_idx += 1;
+                        self.last_guest = None;
+                    }
+                }
+            } else {
+                self.pending.extend(model::instances(&ctx, class));
+                self.class_idx += 1;
+            }
+        }
+        out
+    }
+
+    fn finished(&self) -> bool {
+        self.pending.is_empty() && self.class_idx >= self.classes.len()
+    }
+}
+
+fn max_count(params: Params<'_>) -> Result<usize, CimError> {
+    let n = params.uint("MaxObjectCount")?.unwrap_or(0);
+    if n > MAX_OBJECTS {
+        return Err(CimError::new(
+            CimStatus::ServerLimitsExceeded,
+            format!("MaxObjectCount {n} is above this server's limit of {MAX_OBJECTS}"),
+        ));
+    }
+    Ok(n as usize)
+}
+
+fn respond(engine: &Engine, ctx: &mut EnumContext, id: &str, max: usize) -> (String, bool) {
+    let items = ctx.take(engine, max);
+    let mut out = String::from("<IRETURNVALUE>");
+    for inst in &items {
+        let path = path_of(&engine.schema, &ctx.namespace, inst);
+        if ctx.paths_only {
+            write::instance_path(&mut out, &path, &engine.host);
+        } else {
+            out.push_str("<VALUE.INSTANCEWITHPATH>");
+            write::instance_path(&mut out, &path, &engine.host);
+            write::instance(&mut out, inst, ctx.props.as_deref(), &engine.host);
+            out.push_str("</VALUE.INSTANCEWITHPATH>");
+        }
+    }
+    out.push_str("</IRETURNVALUE>");
+    let done = ctx.finished();
+    let _ = write!(
+        out,
+        "<PARAMVALUE NAME=\"EnumerationContext\"><VALUE>{}</VALUE></PARAMVALUE>\
+         <PARAMVALUE NAME=\"EndOfSequence\"><VALUE>{}</VALUE></PARAMVALUE>",
+        if done { "" } else { id },
+        if done { "TRUE" } else { "FALSE" }
+    );
+    (out, done)
+}
+
+pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
+    let class = params.required_class("ClassName")?;
+    let def = engine.schema.get(ns, &class).ok_or_else(|| {
+        CimError::new(
+            CimStatus::InvalidClass,
+            format!("class '{class}' does not exist in {ns}"),
+        )
+    })?;
+    if params.string("FilterQuery")?.is_some() || params.string("FilterQueryLanguage")?.is_some() {
+        return Err(CimError::new(
+            CimStatus::QueryLanguageNotSupported,
+            "filtered pull enumeration is not supported",
+        ));
+    }
+    if params.flag("ContinueOnError", false)? {
+        return Err(CimError::new(
+            CimStatus::NotSupported,
+            "ContinueOnError is not supported",
+        ));
+    }
+    let timeout = params.uint("OperationTimeout")?.unwrap_or(DEFAULT_TIMEOUT);
+    if timeout > MAX_TIMEOUT {
+        return Err(CimError::new(
+            CimStatus::InvalidOperationTimeout,
+            format!("OperationTimeout {timeout} is above {MAX_TIMEOUT} seconds"),
+        ));
+    }
+    let timeout = Duration::from_secs(timeout.max(1));
+    let max = max_count(params)?;
+    let mut ctx = EnumContext {
+        snap: engine.core.snapshot(),
+        namespace: ns.to_string(),
+        classes: model::concrete_below(&engine.schema, ns, def.name),
+        class_idx: 0,
+        last_guest: None,
+        pending: VecDeque::new(),
+        props: if paths_only { None } else { params.property_list()? },
+        paths_only,
+        timeout,
+        expires: Instant::now() + timeout,
+    };
+    let contexts = &engine.contexts;
+    let id = format!("virtbus-{}", contexts.next.fetch_add(1, Ordering::Relaxed) + 1);
+    let (out, done) = respond(engine, &mut ctx, &id, max);
+    if !done {
+        let mut map = contexts.map.lock();
+        let now = Instant::now();
+        map.retain(|_, c| c.expires > now);
+        if map.len() >= MAX_CONTEXTS {
+            return Err(CimError::new(
+                CimStatus::ServerLimitsExceeded,
+                format!("{MAX_CONTEXTS} enumeration contexts are open already"),
+            ));
+        }
+        map.insert(id, ctx);
+    }
+    Ok(out)
+}
+
+fn context_id(params: Params<'_>) -> Result<String, CimError> {
+    params
+        .string("EnumerationContext")?
+        .ok_or_else(|| CimError::new(CimStatus::InvalidParameter, "EnumerationContext is missing"))
+}
+
+fn invalid_context(id: &str) -> CimError {
+    CimError::new(
+        CimStatus::InvalidEnumerationContext,
+        format!("enumeration context '{id}' is not open (closed, finished or timed out)"),
+    )
+}
+
+pub fn pull(engine: &Engine, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
+    let id = context_id(params)?;
+    let max = max_count(params)?;
+    // Taken out of the map while in use, so two pulls never share it.
+    let mut ctx = engine
+        .contexts
+        .map
+        .lock()
+        .remove(&id)
+        .ok_or_else(|| invalid_context(&id))?;
+    if ctx.expires <= Instant::now() {
+        return Err(invalid_context(&id));
+    }
+    if ctx.paths_only != paths_only {
+        let err = CimError::new(
+            CimStatus::InvalidEnumerationContext,
+            format!(
+                "enumeration context '{}' was opened for {}",
+                esc(&id),
+                if ctx.paths_only { "paths" } else { "instances" }
+            ),
+        );
+        engine.contexts.map.lock().insert(id, ctx);
+        return Err(err);
+    }
+    let (out, done) = respond(engine, &mut ctx, &id, max);
+    if !done {
+        ctx.expires = Instant::now() + ctx.timeout;
+        engine.contexts.map.lock().insert(id, ctx);
+    }
+    Ok(out)
+}
+
+pub fn close(engine: &Engine, params: Params<'_>) -> Result<String, CimError> {
+    let id = context_id(params)?;
+    match engine.contexts.map.lock().remove(&id) {
+        Some(_) => Ok(String::new()),
+        None => Err(invalid_context(&id)),
+    }
+}

@@ -1,0 +1,111 @@
+//! The CIM server against the real clients: pywbem scripts (tests/py),
+//! pywbemcli and sblim wbemcli, on an in-process core with the test driver.
+
+mod common;
+
+use common::{run, run_py, tool, Server};
+
+#[test]
+fn pywbem_discovery_enumeration_associations_and_pull() {
+    let server = Server::start();
+    let out = run_py("pywbem_basic.py", &[&server.url()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
+
+#[test]
+fn pywbem_define_state_changes_destroy() {
+    let server = Server::start();
+    run_py("pywbem_methods.py", &[&server.url(), "cimguest"]);
+    // The guest is gone from the core too, not only from CIM's view.
+    assert!(server.core.snapshot().domain_by_name("cimguest").is_none());
+}
+
+#[test]
+fn pywbemcli_enumerate_get_associators_invoke() {
+    let server = Server::start();
+    let cli = tool("pywbemcli");
+    let url = server.url();
+    // Global -n is a connection name in pywbemcli; -d sets the default namespace.
+    let base = ["-s", url.as_str(), "-d", "root/virt", "-o", "simple"];
+    let with = |rest: &[&str]| -> Vec<String> { base.iter().chain(rest).map(|s| s.to_string()).collect() };
+    let args = with(&[
+        "instance",
+        "enumerate",
+        "KVM_ComputerSystem",
+        "--pl",
+        "Name,EnabledState",
+    ]);
+    let (ok, stdout, stderr) = run(&cli, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "pywbemcli enumerate failed: {stderr}");
+    assert!(stdout.contains("test") && stdout.contains('2'), "{stdout}");
+
+    let path = "KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"test\"";
+    let args = with(&["instance", "get", path]);
+    let (ok, stdout, stderr) = run(&cli, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "pywbemcli get failed: {stderr}");
+    assert!(stdout.contains("UUID"), "{stdout}");
+
+    let args = with(&["instance", "associators", path, "--ac", "KVM_SystemDevice", "--no"]);
+    let (ok, stdout, stderr) = run(&cli, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "pywbemcli associators failed: {stderr}");
+    assert!(stdout.contains("KVM_Memory") && stdout.contains("test/mem"), "{stdout}");
+
+    let args = with(&[
+        "instance",
+        "invokemethod",
+        path,
+        "RequestStateChange",
+        "-p",
+        "RequestedState=9",
+    ]);
+    let (ok, stdout, stderr) = run(&cli, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "pywbemcli invokemethod failed: {stdout} {stderr}");
+    let snap = server.core.snapshot();
+    let test = snap.domain_by_name("test").expect("test guest");
+    assert_eq!(test.state.state, virtbus_schemas::lifecycle::DomainState::Paused);
+
+    let args = with(&[
+        "instance",
+        "get",
+        "KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"nope\"",
+    ]);
+    let (ok, _, stderr) = run(&cli, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!ok && stderr.contains("CIM_ERR_NOT_FOUND"), "{stderr}");
+}
+
+#[test]
+fn wbemcli_ei_ein_gi_cm() {
+    let server = Server::start();
+    let cli = tool("wbemcli");
+    let base = format!("http://{}/root/virt", server.addr);
+
+    let (ok, stdout, stderr) = run(&cli, &["ein", &format!("{base}:KVM_ComputerSystem")]);
+    assert!(ok, "wbemcli ein failed: {stderr}");
+    assert!(
+        stdout.contains("KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"test\""),
+        "{stdout}"
+    );
+
+    let (ok, stdout, stderr) = run(&cli, &["ei", &format!("{base}:KVM_VirtualSystemSettingData")]);
+    assert!(ok, "wbemcli ei failed: {stderr}");
+    assert!(stdout.contains("InstanceID=\"KVM:test\""), "{stdout}");
+
+    let cs = format!("{base}:KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"test\"");
+    let (ok, stdout, stderr) = run(&cli, &["gi", &cs]);
+    assert!(ok, "wbemcli gi failed: {stderr}");
+    assert!(stdout.contains("EnabledState=2"), "{stdout}");
+
+    let (ok, stdout, stderr) = run(&cli, &["cm", &cs, "RequestStateChange.RequestedState=9"]);
+    assert!(ok, "wbemcli cm failed: {stdout} {stderr}");
+    let (ok, stdout, _) = run(&cli, &["gi", &cs]);
+    assert!(ok && stdout.contains("EnabledState=9"), "{stdout}");
+
+    let (ok, _, stderr) = run(
+        &cli,
+        &[
+            "gi",
+            &format!("{base}:KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"nope\""),
+        ],
+    );
+    assert!(!ok && stderr.contains("CIM_ERR_NOT_FOUND"), "{stderr}");
+}

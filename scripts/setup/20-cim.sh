@@ -1,0 +1,5 @@
+# CIM peers: sblim wbemcli (Debian's sblim-wbemcli). pywbem and pywbemcli
+# come from 10-python.sh (the venv on PATH, $VIRTBUS_TEST_PYTHON).
+if ! command -v wbemcli >/dev/null 2>&1; then
+    apt_install sblim-wbemcli
+fi
