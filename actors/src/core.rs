@@ -74,6 +74,7 @@ pub struct Core {
     report: Arc<StartReport>,
     /// Ends the driver notice thread at shutdown.
     stop_notices: crossbeam_channel::Sender<()>,
+    state_dir: Option<Arc<PathBuf>>,
 }
 
 impl Core {
@@ -166,7 +167,14 @@ impl Core {
             system: Arc::new(Mutex::new(system)),
             report: Arc::new(report),
             stop_notices,
+            state_dir: config.state_dir.map(Arc::new),
         })
+    }
+
+    /// The state directory the core persists into (adapters keep their own
+    /// state, e.g. the SNMP engine id, beside it); `None` when persistence is off.
+    pub fn state_dir(&self) -> Option<&std::path::Path> {
+        self.state_dir.as_deref().map(|p| p.as_path())
     }
 
     pub fn report(&self) -> &StartReport {
