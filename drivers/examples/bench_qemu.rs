@@ -70,8 +70,7 @@ fn main() {
     let guests: usize = a.next().and_then(|s| s.parse().ok()).unwrap_or(50);
     let qemu = std::env::var("VIRTBUS_TEST_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
     let state = std::env::temp_dir().join(format!("virtbus-bench-qemu-{}", std::process::id()));
-    let mut config =
-        QemuConfig::from_uri(&format!("qemu:///session?statedir={}", state.display())).expect("qemu URI");
+    let mut config = QemuConfig::from_uri(&format!("qemu:///session?statedir={}", state.display())).expect("qemu URI");
     config.emulators = vec![qemu.clone().into()];
     config.default_emulator = qemu.clone().into();
     let (driver, _notices) = QemuDriver::open(config).expect("open driver");
@@ -101,9 +100,18 @@ fn main() {
     }
     let (o, r) = (median(ours), median(raw));
     println!("rounds: {rounds}");
-    println!("raw qemu  spawn+QMP handshake+cont+query-status+quit: {:.4} s", r.as_secs_f64());
-    println!("virtbus   start+destroy (SIGTERM):                    {:.4} s", o.as_secs_f64());
-    println!("virtbus   start only:                                 {:.4} s", median(start_only).as_secs_f64());
+    println!(
+        "raw qemu  spawn+QMP handshake+cont+query-status+quit: {:.4} s",
+        r.as_secs_f64()
+    );
+    println!(
+        "virtbus   start+destroy (SIGTERM):                    {:.4} s",
+        o.as_secs_f64()
+    );
+    println!(
+        "virtbus   start only:                                 {:.4} s",
+        median(start_only).as_secs_f64()
+    );
     println!("ratio virtbus/raw: {:.2}x", o.as_secs_f64() / r.as_secs_f64());
 
     // 2. stats of many running guests.
