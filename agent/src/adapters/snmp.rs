@@ -147,11 +147,7 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| self.community.clone()),
             informs: self.file.informs,
-            state_dir: self
-                .file
-                .engine_state_dir
-                .clone()
-                .or_else(|| std::env::var_os("VIRTBUS_STATE_DIR").map(Into::into)),
+            state_dir: self.file.engine_state_dir.clone(),
             sys_contact: self.file.sys_contact.clone().unwrap_or_default(),
             sys_location: self.file.sys_location.clone().unwrap_or_default(),
             sys_name: self.file.sys_name.clone().unwrap_or_default(),
@@ -174,10 +170,15 @@ fn parse_udp(text: &str) -> Result<SocketAddr, String> {
 
 /// Starts the adapter; `Ok(None)` when it is off.
 pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
-    let Some(config) = settings.config()? else {
+    let Some(mut config) = settings.config()? else {
         tracing::info!(adapter = "snmp", "snmp: off");
         return Ok(None);
     };
+    // The engine id and boots counter live beside the core's state unless
+    // the configuration names another place.
+    if config.state_dir.is_none() {
+        config.state_dir = core.state_dir().map(|dir| dir.join("snmp"));
+    }
     let explicit = settings.listen.is_some();
     let server = match SnmpServer::start(core, config).await {
         Ok(server) => server,
