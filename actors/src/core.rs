@@ -80,8 +80,18 @@ pub struct Core {
 impl Core {
     /// Opens the driver, replays the store, starts one actor per object.
     pub fn start(config: CoreConfig) -> VirtResult<Core> {
-        let conn = virtbus_drivers::open(&config.uri)?;
-        Self::start_with(config, conn)
+        let started = Instant::now();
+        let options = virtbus_drivers::OpenOptions {
+            state_dir: config.state_dir.clone(),
+        };
+        let conn = virtbus_drivers::open_with(&config.uri, &options)?;
+        let mut core = Self::start_with(config, conn)?;
+        // The report covers opening the driver too (parsing a node file is
+        // most of a large start).
+        if let Some(report) = Arc::get_mut(&mut core.report) {
+            report.load_time = started.elapsed();
+        }
+        Ok(core)
     }
 
     /// Like [`Core::start`], on a connection the caller opened (tests use it

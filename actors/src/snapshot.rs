@@ -73,12 +73,19 @@ impl SnapshotCell {
     pub fn put_domain(&self, record: DomainRecord) {
         self.update(|s| {
             let uuid = record.uuid();
-            if let Some(old) = s.domains.get(&uuid) {
-                if old.def.name != record.def.name {
+            // Most changes keep the name: then the name index is left alone
+            // (re-inserting clones every key on the path).
+            let renamed = match s.domains.get(&uuid) {
+                Some(old) if old.def.name == record.def.name => false,
+                Some(old) => {
                     s.domain_names.remove(&old.def.name);
+                    true
                 }
+                None => true,
+            };
+            if renamed {
+                s.domain_names.insert(record.def.name.clone(), uuid);
             }
-            s.domain_names.insert(record.def.name.clone(), uuid);
             s.domains.insert(uuid, Arc::new(record));
         });
     }
@@ -94,12 +101,19 @@ impl SnapshotCell {
     pub fn put_pool(&self, record: PoolRecord) {
         self.update(|s| {
             let uuid = record.def.uuid;
-            if let Some(old) = s.pools.get(&uuid) {
-                if old.def.name != record.def.name {
+            // Most changes keep the name: then the name index is left alone
+            // (re-inserting clones every key on the path).
+            let renamed = match s.pools.get(&uuid) {
+                Some(old) if old.def.name == record.def.name => false,
+                Some(old) => {
                     s.pool_names.remove(&old.def.name);
+                    true
                 }
+                None => true,
+            };
+            if renamed {
+                s.pool_names.insert(record.def.name.clone(), uuid);
             }
-            s.pool_names.insert(record.def.name.clone(), uuid);
             s.pools.insert(uuid, Arc::new(record));
         });
     }
@@ -115,12 +129,19 @@ impl SnapshotCell {
     pub fn put_network(&self, record: NetworkRecord) {
         self.update(|s| {
             let uuid = record.def.uuid;
-            if let Some(old) = s.networks.get(&uuid) {
-                if old.def.name != record.def.name {
+            // Most changes keep the name: then the name index is left alone
+            // (re-inserting clones every key on the path).
+            let renamed = match s.networks.get(&uuid) {
+                Some(old) if old.def.name == record.def.name => false,
+                Some(old) => {
                     s.network_names.remove(&old.def.name);
+                    true
                 }
+                None => true,
+            };
+            if renamed {
+                s.network_names.insert(record.def.name.clone(), uuid);
             }
-            s.network_names.insert(record.def.name.clone(), uuid);
             s.networks.insert(uuid, Arc::new(record));
         });
     }

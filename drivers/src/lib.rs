@@ -25,4 +25,4 @@ mod uri;
 
 pub use model::{DomainRecord, DomainStats, DriverNotice, NetworkRecord, Outcome, PoolRecord, VolumeRecord};
 pub use traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
-pub use uri::{open, Connection};
+pub use uri::{open, open_with, Connection, OpenOptions};

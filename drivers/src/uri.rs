@@ -28,10 +28,22 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// What the agent tells a driver when opening it.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The agent's state directory: drivers with runtime state (the qemu
+    /// driver's `run/`) keep it here unless the URI names another place.
+    pub state_dir: Option<std::path::PathBuf>,
+}
+
+/// Opens the driver for `uri` with default options (see [`open_with`]).
+pub fn open(uri: &str) -> VirtResult<Connection> {
+    open_with(uri, &OpenOptions::default())
+}
+
 /// Opens the driver for `uri`: `test:///default`, `test:///ABSOLUTE/PATH.xml`,
 /// `qemu:///system` or `qemu:///session` (optionally `?statedir=PATH`).
-/// Other schemes (`qemu:///…`, `libvirt+…`) come with their own drivers.
-pub fn open(uri: &str) -> VirtResult<Connection> {
+pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
     if let Some(path) = uri.strip_prefix("test://") {
         let driver = Arc::new(TestDriver::open(path)?);
         return Ok(Connection {
@@ -45,7 +57,12 @@ pub fn open(uri: &str) -> VirtResult<Connection> {
         });
     }
     if uri.starts_with("qemu://") {
-        let config = QemuConfig::from_uri(uri)?;
+        let mut config = QemuConfig::from_uri(uri)?;
+        if !uri.contains("statedir=") {
+            if let Some(dir) = &options.state_dir {
+                config.state_dir = dir.clone();
+            }
+        }
         let (driver, notices) = QemuDriver::open(config)?;
         let driver = Arc::new(driver);
         return Ok(Connection {
@@ -62,7 +79,7 @@ pub fn open(uri: &str) -> VirtResult<Connection> {
     Err(VirtError::new(
         ErrorCode::NoConnect,
         format!(
-            "no driver for connection URI '{uri}': scheme '{scheme}' is not built yet; use test:///default or test:///ABSOLUTE/PATH.xml"
+            "no driver for connection URI '{uri}': scheme '{scheme}' is not supported; use test:///default, test:///ABSOLUTE/PATH.xml, qemu:///system or qemu:///session"
         ),
     ))
 }

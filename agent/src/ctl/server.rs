@@ -113,12 +113,11 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         Request::List { all } => {
             let snap = core.snapshot();
             let mut rows: Vec<&Arc<DomainRecord>> = snap.domains.values().filter(|d| all || d.is_active()).collect();
-            // virsh: active domains by id, then inactive ones by name.
-            rows.sort_by(|a, b| match (a.id, b.id) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => a.def.name.to_lowercase().cmp(&b.def.name.to_lowercase()),
+            // virsh: active domains by id, then inactive ones by name
+            // (case-insensitive). The key is computed once per row.
+            rows.sort_by_cached_key(|d| match d.id {
+                Some(id) => (0, id, String::new()),
+                None => (1, 0, d.def.name.to_lowercase()),
             });
             let domains: Vec<Value> = rows.iter().map(|d| domain_summary(d)).collect();
             Ok(json!({ "domains": domains }))
@@ -171,7 +170,7 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         Request::PoolList { all } => {
             let snap = core.snapshot();
             let mut pools: Vec<&Arc<PoolRecord>> = snap.pools.values().filter(|p| all || p.is_active()).collect();
-            pools.sort_by_key(|p| p.def.name.to_lowercase());
+            pools.sort_by_cached_key(|p| p.def.name.to_lowercase());
             Ok(json!({ "pools": pools.iter().map(|p| pool_summary(p)).collect::<Vec<_>>() }))
         }
         Request::PoolInfo { pool } => Ok(pool_summary(&*core.lookup_pool(&pool)?)),
@@ -237,7 +236,7 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         Request::NetList { all } => {
             let snap = core.snapshot();
             let mut nets: Vec<&Arc<NetworkRecord>> = snap.networks.values().filter(|n| all || n.active).collect();
-            nets.sort_by_key(|n| n.def.name.to_lowercase());
+            nets.sort_by_cached_key(|n| n.def.name.to_lowercase());
             Ok(json!({ "networks": nets.iter().map(|n| network_summary(n)).collect::<Vec<_>>() }))
         }
         Request::NetInfo { network } => Ok(network_summary(&*core.lookup_network(&network)?)),
