@@ -58,11 +58,16 @@ log "starting private rabbitmq node $RMQ_NODE on 127.0.0.1:$RMQ_PORT"
     setsid "$RMQ_BIN/rabbitmq-server" >"$RMQ_DIR/log/server.out" 2>&1 </dev/null &
 )
 on_exit "'$RMQ_BIN/rabbitmqctl' -q -n '$RMQ_NODE' stop >/dev/null 2>&1"
-if ! timeout 120 "$RMQ_BIN/rabbitmqctl" -q -n "$RMQ_NODE" await_startup --timeout 110 >/dev/null 2>&1; then
-    log "private rabbitmq node did not start; its output:"
-    tail -n 40 "$RMQ_DIR/log/server.out" >&2 || true
-    exit 1
-fi
+# await_startup fails at once until the node has registered, so retry.
+rmq_deadline=$((SECONDS + 120))
+until "$RMQ_BIN/rabbitmqctl" -q -n "$RMQ_NODE" await_startup --timeout 20 >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$rmq_deadline" ]; then
+        log "private rabbitmq node did not start; its output:"
+        tail -n 40 "$RMQ_DIR/log/server.out" >&2 || true
+        exit 1
+    fi
+    sleep 1
+done
 export VIRTBUS_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$RMQ_PORT/%2f"
 export VIRTBUS_TEST_RABBITMQ_NODE="$RMQ_NODE"
 export VIRTBUS_TEST_RABBITMQ_ENV="$RMQ_DIR/env.sh"

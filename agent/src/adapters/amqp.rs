@@ -1,9 +1,11 @@
-//! The AMQP adapter's settings and start-up (QMF over RabbitMQ).
+//! The AMQP adapter's settings and start-up (QMF over RabbitMQ, see
+//! docs/amqp.md).
 
 use super::{is_off, AdapterError, AdapterHandle};
 use clap::Args;
 use serde::Deserialize;
 use virtbus_actors::Core;
+use virtbus_amqp::{AmqpConfig, DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_OUTBOX_LIMIT};
 
 /// `virtbus serve` flags of the AMQP adapter.
 #[derive(Debug, Clone, Default, Args)]
@@ -29,6 +31,12 @@ pub struct Flags {
 pub struct Section {
     pub url: Option<String>,
     pub agent_name: Option<String>,
+    /// Seconds between QMF heartbeats.
+    pub heartbeat_interval: Option<u64>,
+    /// Broker users (AMQP `user_id`) allowed to call mutating methods.
+    pub writers: Option<Vec<String>>,
+    /// Unconfirmed events kept before the oldest are dropped.
+    pub outbox_limit: Option<usize>,
 }
 
 /// Effective AMQP settings. The URL may hold a password: never log it.
@@ -36,6 +44,9 @@ pub struct Section {
 pub struct Settings {
     pub url: Option<String>,
     pub agent_name: Option<String>,
+    pub heartbeat_interval: u64,
+    pub writers: Vec<String>,
+    pub outbox_limit: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -43,6 +54,9 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("url", &self.url.as_ref().map(|_| "<redacted>"))
             .field("agent_name", &self.agent_name)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("writers", &self.writers)
+            .field("outbox_limit", &self.outbox_limit)
             .finish()
     }
 }
@@ -52,25 +66,70 @@ impl Settings {
         Settings {
             url: flags.url.clone().or(file.url),
             agent_name: flags.agent_name.clone().or(file.agent_name),
+            heartbeat_interval: file.heartbeat_interval.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL_S),
+            writers: file.writers.unwrap_or_default(),
+            outbox_limit: file.outbox_limit.unwrap_or(DEFAULT_OUTBOX_LIMIT),
         }
     }
 
+    fn enabled_url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| !is_off(u))
+    }
+
     pub fn check(&self) -> Result<(), AdapterError> {
-        match &self.url {
+        let failed = |message: &str| AdapterError::Failed {
+            adapter: "amqp",
+            message: message.into(),
+        };
+        if let Some(url) = self.enabled_url() {
             // The URL may carry a password, so it is not echoed back.
-            Some(value) if !is_off(value) => Err(AdapterError::NotBuilt {
-                adapter: "the AMQP adapter",
-                setting: "amqp url",
-                value: "<set>".into(),
-            }),
-            _ => Ok(()),
+            if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+                return Err(failed("amqp url must start with amqp:// or amqps://"));
+            }
+            if self.heartbeat_interval == 0 {
+                return Err(failed("heartbeat_interval must be at least 1 second"));
+            }
+            if let Some(name) = &self.agent_name {
+                if name.is_empty() || name.contains(':') {
+                    return Err(failed("agent name must not be empty or contain ':'"));
+                }
+            }
         }
+        Ok(())
     }
 }
 
 /// Starts the adapter; `Ok(None)` when it is off.
-pub async fn start(_core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
+pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
     settings.check()?;
-    tracing::info!(adapter = "amqp", "amqp: off (not built yet in this version)");
-    Ok(None)
+    let Some(url) = settings.enabled_url() else {
+        tracing::info!(adapter = "amqp", "amqp: off");
+        return Ok(None);
+    };
+    let instance = match &settings.agent_name {
+        Some(name) => name.clone(),
+        None => core.hostname().unwrap_or_else(|_| "localhost".into()),
+    };
+    let config = AmqpConfig {
+        url: url.to_string(),
+        instance,
+        heartbeat_interval_s: settings.heartbeat_interval,
+        writers: settings.writers.clone(),
+        outbox_limit: settings.outbox_limit,
+    };
+    let adapter = virtbus_amqp::start(core, config).map_err(|err| AdapterError::Failed {
+        adapter: "amqp",
+        message: err.to_string(),
+    })?;
+    tracing::info!(
+        adapter = "amqp",
+        agent = %adapter.agent_name,
+        "amqp: QMF agent {} (connecting to the broker)",
+        adapter.agent_name
+    );
+    Ok(Some(AdapterHandle {
+        name: "amqp",
+        task: adapter.task,
+        stop: None,
+    }))
 }
