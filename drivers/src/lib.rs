@@ -9,6 +9,8 @@
 //!   caused, in libvirt's order.
 //! - [`traits`]: the driver traits. Calls are synchronous and may block; the
 //!   actor layer decides where to run them ([`Connection::blocking`]).
+//! - `libvirt` (feature `libvirt`): the `libvirt+URI` proxy to an existing
+//!   libvirt, with libvirt's own events (`LibvirtDriver`).
 //! - [`qemu`]: the native `qemu:///system` / `qemu:///session` driver (qemu
 //!   command line, QMP, reattach, `dir` storage through `qemu-img`).
 //! - [`test`]: the `test:///` driver, an in-memory host compatible with
@@ -17,6 +19,8 @@
 //! Drivers know nothing of actors, the bus or protocols: they are the truth the
 //! actors restart from.
 
+#[cfg(feature = "libvirt")]
+pub mod libvirt;
 pub mod model;
 pub mod qemu;
 pub mod test;

@@ -42,8 +42,12 @@ pub fn open(uri: &str) -> VirtResult<Connection> {
 }
 
 /// Opens the driver for `uri`: `test:///default`, `test:///ABSOLUTE/PATH.xml`,
-/// `qemu:///system` or `qemu:///session` (optionally `?statedir=PATH`).
+/// `qemu:///system` or `qemu:///session` (optionally `?statedir=PATH`), or
+/// `libvirt+URI` (any libvirt URI, proxied; needs the `libvirt` feature).
 pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
+    if let Some(inner) = uri.strip_prefix("libvirt+") {
+        return open_libvirt(uri, inner);
+    }
     if let Some(path) = uri.strip_prefix("test://") {
         let driver = Arc::new(TestDriver::open(path)?);
         return Ok(Connection {
@@ -80,6 +84,31 @@ pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
         ErrorCode::NoConnect,
         format!(
             "no driver for connection URI '{uri}': scheme '{scheme}' is not supported; use test:///default, test:///ABSOLUTE/PATH.xml, qemu:///system or qemu:///session"
+        ),
+    ))
+}
+
+#[cfg(feature = "libvirt")]
+fn open_libvirt(uri: &str, inner: &str) -> VirtResult<Connection> {
+    let (driver, notices) = crate::libvirt::LibvirtDriver::open(inner)?;
+    let driver = Arc::new(driver);
+    Ok(Connection {
+        uri: uri.to_string(),
+        hypervisor: driver.clone(),
+        storage: driver.clone(),
+        network: driver.clone(),
+        node: driver,
+        blocking: true,
+        notices: Some(notices),
+    })
+}
+
+#[cfg(not(feature = "libvirt"))]
+fn open_libvirt(uri: &str, _inner: &str) -> VirtResult<Connection> {
+    Err(VirtError::new(
+        ErrorCode::NoSupport,
+        format!(
+            "cannot open '{uri}': this virtbus was built without libvirt support; rebuild with `--features virtbus-drivers/libvirt` (needs libvirt's development files, e.g. Debian's libvirt-dev)"
         ),
     ))
 }
