@@ -30,6 +30,9 @@ pub struct SnmpConfig {
     pub sys_name: String,
     /// SNMPv3 users.
     pub users: Vec<UsmUserConfig>,
+    /// Also (or only, with no `listen`) serve as an AgentX subagent of this
+    /// master.
+    pub agentx: Option<crate::agentx::AgentxAddr>,
 }
 
 impl Default for SnmpConfig {
@@ -46,6 +49,7 @@ impl Default for SnmpConfig {
             sys_location: String::new(),
             sys_name: String::new(),
             users: Vec::new(),
+            agentx: None,
         }
     }
 }

@@ -7,7 +7,13 @@
 //! columns of one row in one request act together — `RowStatus=createAndGo`
 //! followed by `State=paused` starts the guest paused, as libvirt-snmp
 //! allows — so the varbinds of one request share a per-row plan keyed by
-//! (source, request-id), and the row's first commit carries out the plan.
+//! the request ([`Txn`]: source and request-id for the native agent, session
+//! and transaction id for the AgentX subagent), and the row's first commit
+//! carries out the plan.
+//!
+//! Both front ends use the same entry points: [`GuestSetter::test_in`] for
+//! the test phase and [`RowChange::commit_change`] / [`RowChange::undo_change`]
+//! after it; dropping a [`RowChange`] is the cleanup.
 //!
 //! Accepted writes (anything else is refused in the test phase):
 //!
@@ -39,7 +45,16 @@ const SHUTDOWN: i32 = 4;
 /// The largest state number our MIB's enumeration lists (pmsuspended).
 const MAX_STATE: i32 = 7;
 
-type TxnKey = (SocketAddr, i32);
+/// The request a SET varbind belongs to: its varbinds share row plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Txn {
+    /// A native SNMP request: the manager's address and request-id.
+    Snmp { source: SocketAddr, request_id: i32 },
+    /// An AgentX set transaction (RFC 2741 §7.2.4): session and transaction id.
+    AgentX { session: u32, transaction: u32 },
+}
+
+type TxnKey = Txn;
 
 /// What one request asks of one row.
 #[derive(Default)]
@@ -76,8 +91,18 @@ impl GuestSetter {
         }
     }
 
-    /// The test phase for one varbind.
+    /// The test phase for one varbind of a native SNMP request.
     pub fn test(&self, ctx: &RequestContext, oid: &Oid, value: &Value) -> SetTestResult {
+        let txn = Txn::Snmp {
+            source: ctx.source(),
+            request_id: ctx.request_id(),
+        };
+        Ok(Box::new(self.test_in(txn, oid, value)?))
+    }
+
+    /// The test phase for one varbind of request `txn`: refuses with the
+    /// precise status, or hands out the prepared change.
+    pub fn test_in(&self, txn: Txn, oid: &Oid, value: &Value) -> Result<RowChange, SetTestError> {
         let arcs = oid.arcs();
         let Some([col, index @ ..]) = arcs.strip_prefix(GUEST_ENTRY) else {
             return Err(SetTestError::NotWritable);
@@ -98,7 +123,7 @@ impl GuestSetter {
             return Err(SetTestError::NoCreation);
         };
         let current = record.state.state;
-        let key = ((ctx.source(), ctx.request_id()), uuid);
+        let key = (txn, uuid);
         let mut plans = lock(&self.plans);
         let plan = plans.rows.entry(key).or_default();
         let verdict = if *col == column::STATE {
@@ -118,11 +143,11 @@ impl GuestSetter {
             plan.row_status = Some(wanted);
         }
         plan.holders += 1;
-        Ok(Box::new(RowChange {
+        Ok(RowChange {
             core: self.core.clone(),
             plans: self.plans.clone(),
             key,
-        }))
+        })
     }
 }
 
@@ -174,7 +199,7 @@ fn test_row_status(plan: &RowPlan, active: bool, wanted: i32) -> Result<(), SetT
 }
 
 /// One tested varbind; the row's plan is shared with its sibling varbinds.
-struct RowChange {
+pub struct RowChange {
     core: Core,
     plans: Arc<Mutex<Plans>>,
     key: (TxnKey, Uuid),
@@ -198,6 +223,62 @@ fn plan_ops(state: Option<i32>, row: Option<i32>) -> Vec<(DomainOp, DomainOp)> {
     }
 }
 
+impl RowChange {
+    /// Carries out the row's plan (once per row; later siblings do nothing).
+    pub async fn commit_change(&mut self) -> SetCommitResult {
+        let ops = {
+            let mut plans = lock(&self.plans);
+            let Some(plan) = plans.rows.get_mut(&self.key) else {
+                return Err(SetCommitError::Failed);
+            };
+            if plan.undo.is_some() {
+                // A sibling varbind of this row already carried out the plan.
+                return Ok(());
+            }
+            plan.undo = Some(Vec::new());
+            plan_ops(plan.state, plan.row_status)
+        };
+        let uuid = self.key.1;
+        let mut undo = Vec::new();
+        let mut result = Ok(());
+        for (op, inverse) in ops {
+            match self.core.domain_record(uuid, op).await {
+                Ok(_) => undo.push(inverse),
+                Err(err) => {
+                    tracing::info!(adapter = "snmp", domain = %uuid, error = %err, "snmp set failed");
+                    result = Err(SetCommitError::Failed);
+                    break;
+                }
+            }
+        }
+        if let Some(plan) = lock(&self.plans).rows.get_mut(&self.key) {
+            plan.undo = Some(undo);
+        }
+        result
+    }
+
+    /// Runs the inverse of what the row's commit did, in reverse (once per row).
+    pub async fn undo_change(&mut self) -> SetUndoResult {
+        let inverse = lock(&self.plans)
+            .rows
+            .get_mut(&self.key)
+            .and_then(|plan| plan.undo.take());
+        let uuid = self.key.1;
+        let mut result = Ok(());
+        for op in inverse.unwrap_or_default().into_iter().rev() {
+            if let Err(err) = self.core.domain_record(uuid, op).await {
+                tracing::warn!(adapter = "snmp", domain = %uuid, error = %err, "snmp set undo failed");
+                result = Err(SetUndoError::Failed);
+            }
+        }
+        // Later undos of sibling varbinds find nothing left to do.
+        if let Some(plan) = lock(&self.plans).rows.get_mut(&self.key) {
+            plan.undo = Some(Vec::new());
+        }
+        result
+    }
+}
+
 impl PreparedSet for RowChange {
     fn commit<'a>(
         &'a mut self,
@@ -205,37 +286,7 @@ impl PreparedSet for RowChange {
         _oid: &'a Oid,
         _value: &'a Value,
     ) -> BoxFuture<'a, SetCommitResult> {
-        Box::pin(async move {
-            let ops = {
-                let mut plans = lock(&self.plans);
-                let Some(plan) = plans.rows.get_mut(&self.key) else {
-                    return Err(SetCommitError::Failed);
-                };
-                if plan.undo.is_some() {
-                    // A sibling varbind of this row already carried out the plan.
-                    return Ok(());
-                }
-                plan.undo = Some(Vec::new());
-                plan_ops(plan.state, plan.row_status)
-            };
-            let uuid = self.key.1;
-            let mut undo = Vec::new();
-            let mut result = Ok(());
-            for (op, inverse) in ops {
-                match self.core.domain_record(uuid, op).await {
-                    Ok(_) => undo.push(inverse),
-                    Err(err) => {
-                        tracing::info!(adapter = "snmp", domain = %uuid, error = %err, "snmp set failed");
-                        result = Err(SetCommitError::Failed);
-                        break;
-                    }
-                }
-            }
-            if let Some(plan) = lock(&self.plans).rows.get_mut(&self.key) {
-                plan.undo = Some(undo);
-            }
-            result
-        })
+        Box::pin(self.commit_change())
     }
 
     fn undo<'a>(
@@ -244,25 +295,7 @@ impl PreparedSet for RowChange {
         _oid: &'a Oid,
         _value: &'a Value,
     ) -> BoxFuture<'a, SetUndoResult> {
-        Box::pin(async move {
-            let inverse = lock(&self.plans)
-                .rows
-                .get_mut(&self.key)
-                .and_then(|plan| plan.undo.take());
-            let uuid = self.key.1;
-            let mut result = Ok(());
-            for op in inverse.unwrap_or_default().into_iter().rev() {
-                if let Err(err) = self.core.domain_record(uuid, op).await {
-                    tracing::warn!(adapter = "snmp", domain = %uuid, error = %err, "snmp set undo failed");
-                    result = Err(SetUndoError::Failed);
-                }
-            }
-            // Later undos of sibling varbinds find nothing left to do.
-            if let Some(plan) = lock(&self.plans).rows.get_mut(&self.key) {
-                plan.undo = Some(Vec::new());
-            }
-            result
-        })
+        Box::pin(self.undo_change())
     }
 }
 

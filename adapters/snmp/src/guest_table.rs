@@ -5,6 +5,12 @@
 //! order of the 16-arc index, so a GETNEXT is one ordered-map range lookup.
 //! Only `libvirtGuestCpuTime` asks the core (a cached sample no older than
 //! [`DEFAULT_MAX_AGE`]).
+//!
+//! The logic lives in inherent methods ([`GuestTable::get_value`],
+//! [`GuestTable::next_value`], [`GuestTable::setter`]) that need no
+//! request context, so both front ends share it: the native agent through
+//! the [`MibHandler`] impl below, the AgentX subagent ([`crate::agentx`])
+//! directly.
 
 use crate::errors::{read_outcome, ReadOutcome};
 use crate::guest_set::GuestSetter;
@@ -32,6 +38,11 @@ impl GuestTable {
             setter: GuestSetter::new(core.clone()),
             core,
         }
+    }
+
+    /// The SET logic (test/commit/undo) of this table.
+    pub fn setter(&self) -> &GuestSetter {
+        &self.setter
     }
 
     /// The value of one readable column for one guest.
@@ -69,6 +80,66 @@ impl GuestTable {
             _ => return Ok(None),
         };
         Ok(Some(value))
+    }
+
+    /// GET of one instance under `libvirtMIB`.
+    pub async fn get_value(&self, oid: &Oid) -> HandlerResult<GetResult> {
+        let arcs = oid.arcs();
+        let Some(rest) = arcs.strip_prefix(GUEST_ENTRY) else {
+            return Ok(GetResult::NoSuchObject);
+        };
+        match rest.first() {
+            Some(col) if column::READABLE.contains(col) => {}
+            _ => return Ok(GetResult::NoSuchObject),
+        }
+        let Some((col, uuid)) = parse_instance(oid) else {
+            return Ok(GetResult::NoSuchInstance);
+        };
+        let snapshot = self.core.snapshot();
+        let Some(record) = snapshot.domains.get(&uuid) else {
+            return Ok(GetResult::NoSuchInstance);
+        };
+        Ok(match self.column_value(col, record).await? {
+            Some(value) => GetResult::Value(value),
+            None => GetResult::NoSuchInstance,
+        })
+    }
+
+    /// GETNEXT: the first readable instance after `oid`.
+    pub async fn next_value(&self, oid: &Oid) -> HandlerResult<GetNextResult> {
+        let snapshot = self.core.snapshot();
+        let arcs = oid.arcs();
+        // Where to start: the first readable column at or after the one
+        // named, and within it the first row after the given index.
+        let (start_col, mut bound) = match arcs.strip_prefix(GUEST_ENTRY) {
+            Some([]) => (column::READABLE[0], Some(Bound::Unbounded)),
+            Some([col, index @ ..]) => {
+                if column::READABLE.contains(col) {
+                    (*col, index_bound_after(index))
+                } else {
+                    match column::READABLE.iter().find(|c| *c > col) {
+                        Some(next) => (*next, Some(Bound::Unbounded)),
+                        None => return Ok(GetNextResult::EndOfMibView),
+                    }
+                }
+            }
+            None if oid < &Oid::from_slice(GUEST_ENTRY) => (column::READABLE[0], Some(Bound::Unbounded)),
+            None => return Ok(GetNextResult::EndOfMibView),
+        };
+        let first = column::READABLE.iter().position(|c| *c == start_col).unwrap_or(0);
+        for col in &column::READABLE[first..] {
+            if let Some(lower) = bound {
+                // A row may vanish between the snapshot and a core call;
+                // skip such rows rather than end the walk.
+                for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
+                    if let Some(value) = self.column_value(*col, record).await? {
+                        return Ok(GetNextResult::Value(VarBind::new(guest_instance(*col, uuid), value)));
+                    }
+                }
+            }
+            bound = Some(Bound::Unbounded);
+        }
+        Ok(GetNextResult::EndOfMibView)
     }
 }
 
@@ -140,65 +211,11 @@ fn index_bound_after(suffix: &[u32]) -> Option<Bound<Uuid>> {
 
 impl MibHandler for GuestTable {
     fn get<'a>(&'a self, _ctx: &'a RequestContext, oid: &'a Oid) -> BoxFuture<'a, HandlerResult<GetResult>> {
-        Box::pin(async move {
-            let arcs = oid.arcs();
-            let Some(rest) = arcs.strip_prefix(GUEST_ENTRY) else {
-                return Ok(GetResult::NoSuchObject);
-            };
-            match rest.first() {
-                Some(col) if column::READABLE.contains(col) => {}
-                _ => return Ok(GetResult::NoSuchObject),
-            }
-            let Some((col, uuid)) = parse_instance(oid) else {
-                return Ok(GetResult::NoSuchInstance);
-            };
-            let snapshot = self.core.snapshot();
-            let Some(record) = snapshot.domains.get(&uuid) else {
-                return Ok(GetResult::NoSuchInstance);
-            };
-            Ok(match self.column_value(col, record).await? {
-                Some(value) => GetResult::Value(value),
-                None => GetResult::NoSuchInstance,
-            })
-        })
+        Box::pin(self.get_value(oid))
     }
 
     fn get_next<'a>(&'a self, _ctx: &'a RequestContext, oid: &'a Oid) -> BoxFuture<'a, HandlerResult<GetNextResult>> {
-        Box::pin(async move {
-            let snapshot = self.core.snapshot();
-            let arcs = oid.arcs();
-            // Where to start: the first readable column at or after the one
-            // named, and within it the first row after the given index.
-            let (start_col, mut bound) = match arcs.strip_prefix(GUEST_ENTRY) {
-                Some([]) => (column::READABLE[0], Some(Bound::Unbounded)),
-                Some([col, index @ ..]) => {
-                    if column::READABLE.contains(col) {
-                        (*col, index_bound_after(index))
-                    } else {
-                        match column::READABLE.iter().find(|c| *c > col) {
-                            Some(next) => (*next, Some(Bound::Unbounded)),
-                            None => return Ok(GetNextResult::EndOfMibView),
-                        }
-                    }
-                }
-                None if oid < &Oid::from_slice(GUEST_ENTRY) => (column::READABLE[0], Some(Bound::Unbounded)),
-                None => return Ok(GetNextResult::EndOfMibView),
-            };
-            let first = column::READABLE.iter().position(|c| *c == start_col).unwrap_or(0);
-            for col in &column::READABLE[first..] {
-                if let Some(lower) = bound {
-                    // A row may vanish between the snapshot and a core call;
-                    // skip such rows rather than end the walk.
-                    for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
-                        if let Some(value) = self.column_value(*col, record).await? {
-                            return Ok(GetNextResult::Value(VarBind::new(guest_instance(*col, uuid), value)));
-                        }
-                    }
-                }
-                bound = Some(Bound::Unbounded);
-            }
-            Ok(GetNextResult::EndOfMibView)
-        })
+        Box::pin(self.next_value(oid))
     }
 
     fn test_set<'a>(&'a self, ctx: &'a RequestContext, oid: &'a Oid, value: &'a Value) -> BoxFuture<'a, SetTestResult> {

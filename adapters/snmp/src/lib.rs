@@ -19,7 +19,10 @@
 //! - [`engine_state`]: the persisted SNMPv3 engine ID and boots counter.
 //! - [`errors`]: the one table mapping core errors to SNMP error-status.
 //! - [`server`]: builds and runs the agent(s) ([`SnmpServer`]).
+//! - [`agentx`]: the AgentX subagent (RFC 2741) serving the same MIB logic
+//!   through a master agent such as net-snmp's `snmpd`.
 
+pub mod agentx;
 pub mod config;
 pub mod engine_state;
 pub mod errors;
@@ -30,5 +33,6 @@ pub mod oids;
 pub mod server;
 pub mod system_group;
 
+pub use agentx::AgentxAddr;
 pub use config::{SnmpConfig, UsmUserConfig};
 pub use server::{SnmpError, SnmpServer};

@@ -22,7 +22,7 @@ use virtbus_actors::Core;
 /// Why the SNMP adapter could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SnmpError {
-    #[error("snmp: no listen address")]
+    #[error("snmp: no listen address and no agentx master")]
     NoListen,
     #[error("snmp: the read-write community must differ from the read-only one")]
     SameCommunity,
@@ -128,7 +128,7 @@ fn access_rules(config: &SnmpConfig, views: &[(String, Oid)]) -> impl FnOnce(Vac
 impl SnmpServer {
     /// Binds every listen address and starts serving and notifying.
     pub async fn start(core: &Core, config: SnmpConfig) -> Result<SnmpServer, SnmpError> {
-        if config.listen.is_empty() {
+        if config.listen.is_empty() && config.agentx.is_none() {
             return Err(SnmpError::NoListen);
         }
         if config.rw_community.as_deref() == Some(config.community.as_str()) {
@@ -211,6 +211,14 @@ impl SnmpServer {
             }
         }
         let mut tasks = Vec::new();
+        if let Some(master) = &config.agentx {
+            tasks.push(crate::agentx::spawn(
+                core.clone(),
+                guests.clone(),
+                master.clone(),
+                cancel.child_token(),
+            ));
+        }
         for agent in &agents {
             let agent = agent.clone();
             tasks.push(tokio::spawn(async move {

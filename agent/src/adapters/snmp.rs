@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Deserialize;
 use std::net::{SocketAddr, ToSocketAddrs};
 use virtbus_actors::Core;
-use virtbus_snmp::{SnmpConfig, SnmpServer, UsmUserConfig};
+use virtbus_snmp::{AgentxAddr, SnmpConfig, SnmpServer, UsmUserConfig};
 
 /// Where the agent listens when nothing is configured (DESIGN.md §4).
 const DEFAULT_LISTEN: &str = "udp:127.0.0.1:1161";
@@ -28,6 +28,9 @@ pub struct Flags {
     /// Where to send SNMP notifications (udp:HOST:PORT); repeatable.
     #[arg(id = "snmp_trap_sink", long = "snmp-trap-sink", value_name = "ADDR")]
     pub trap_sinks: Vec<String>,
+    /// Also serve LIBVIRT-MIB as an AgentX subagent of this master (unix:/PATH, /PATH or tcp:HOST:PORT), or `off` [default: off].
+    #[arg(id = "snmp_agentx", long = "snmp-agentx", value_name = "ADDR")]
+    pub agentx: Option<String>,
 }
 
 /// One `[[snmp.users]]` entry: an SNMPv3 user.
@@ -63,6 +66,8 @@ pub struct Section {
     pub sys_name: Option<String>,
     #[serde(default)]
     pub users: Vec<UserSection>,
+    /// AgentX master to register with (`unix:/PATH`, `tcp:HOST:PORT`).
+    pub agentx: Option<String>,
 }
 
 /// Effective SNMP settings: flags over file over defaults.
@@ -72,6 +77,7 @@ pub struct Settings {
     pub community: String,
     pub rw_community: Option<String>,
     pub trap_sinks: Vec<String>,
+    pub agentx: Option<String>,
     pub file: Section,
 }
 
@@ -91,6 +97,7 @@ impl Settings {
                 .unwrap_or_else(|| "public".into()),
             rw_community: flags.rw_community.clone().or(file.rw_community.clone()),
             trap_sinks,
+            agentx: flags.agentx.clone().or(file.agentx.clone()),
             file,
         }
     }
@@ -103,17 +110,26 @@ impl Settings {
     /// The adapter's configuration; `None` when it is off.
     fn config(&self) -> Result<Option<SnmpConfig>, AdapterError> {
         let listen = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        if is_off(listen) {
-            return Ok(None);
-        }
         let fail = |message: String| AdapterError::Failed {
             adapter: "snmp",
             message,
         };
-        let listen = listen
-            .split(',')
-            .map(|a| parse_udp(a.trim()).map_err(fail))
-            .collect::<Result<Vec<_>, _>>()?;
+        let agentx = match self.agentx.as_deref().map(str::trim) {
+            None => None,
+            Some(text) if is_off(text) => None,
+            Some(text) => Some(text.parse::<AgentxAddr>().map_err(|e| fail(e.to_string()))?),
+        };
+        if is_off(listen) && agentx.is_none() {
+            return Ok(None);
+        }
+        let listen = if is_off(listen) {
+            Vec::new()
+        } else {
+            listen
+                .split(',')
+                .map(|a| parse_udp(a.trim()).map_err(fail))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         let trap_sinks = self
             .trap_sinks
             .iter()
@@ -152,6 +168,7 @@ impl Settings {
             sys_location: self.file.sys_location.clone().unwrap_or_default(),
             sys_name: self.file.sys_name.clone().unwrap_or_default(),
             users,
+            agentx,
         }))
     }
 }
@@ -180,13 +197,26 @@ pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHan
         config.state_dir = core.state_dir().map(|dir| dir.join("snmp"));
     }
     let explicit = settings.listen.is_some();
+    let fallback = config.agentx.is_some().then(|| SnmpConfig {
+        listen: Vec::new(),
+        ..config.clone()
+    });
     let server = match SnmpServer::start(core, config).await {
         Ok(server) => server,
         // The default address is a convenience: when something else holds it
-        // (another agent, a parallel test), run without SNMP rather than fail.
+        // (another agent, a parallel test), run without the native agent
+        // rather than fail (the AgentX subagent, if configured, still runs).
         Err(err @ virtbus_snmp::SnmpError::Bind { .. }) if !explicit => {
-            tracing::warn!(adapter = "snmp", error = %err, "snmp: default address unavailable; snmp off");
-            return Ok(None);
+            tracing::warn!(adapter = "snmp", error = %err, "snmp: default address unavailable; native agent off");
+            match fallback {
+                Some(config) => SnmpServer::start(core, config)
+                    .await
+                    .map_err(|err| AdapterError::Failed {
+                        adapter: "snmp",
+                        message: err.to_string(),
+                    })?,
+                None => return Ok(None),
+            }
         }
         Err(err) => {
             return Err(AdapterError::Failed {
@@ -197,6 +227,9 @@ pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHan
     };
     for addr in server.local_addrs() {
         tracing::info!(adapter = "snmp", %addr, "snmp: listening on udp:{addr}");
+    }
+    if let Some(master) = settings.config()?.and_then(|c| c.agentx) {
+        tracing::info!(adapter = "snmp", %master, "snmp: agentx subagent of {master}");
     }
     let cancel = server.cancellation_token();
     let task = tokio::spawn(server.wait());
