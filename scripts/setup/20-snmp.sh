@@ -10,3 +10,6 @@ fi
 # snmptrapd lives in /usr/sbin, which is not on every PATH.
 export VIRTBUS_TEST_SNMPTRAPD="$(command -v snmptrapd || echo /usr/sbin/snmptrapd)"
 export VIRTBUS_TEST_SNMP_MIBS="$ROOT/schemas/mibs"
+# snmpd is the AgentX master of the subagent tests (agentx_*.rs); it too
+# lives in /usr/sbin.
+export VIRTBUS_TEST_SNMPD="$(command -v snmpd || echo /usr/sbin/snmpd)"

@@ -141,6 +141,10 @@ impl Agent {
                 .filter_map(|l| l.split("snmp: listening on udp:").nth(1))
                 .map(|rest| rest.split_whitespace().next().unwrap_or("").to_string())
                 .collect();
+            if self.log_lines.iter().any(|l| l.contains("ctl: listening")) && sockets == 0 {
+                // No native agent (e.g. the AgentX subagent alone).
+                return;
+            }
             if self.log_lines.iter().any(|l| l.contains("ctl: listening")) && self.ports.len() >= sockets {
                 let first = self.ports[0]
                     .rsplit(':')

@@ -1,0 +1,383 @@
+//! The AgentX subagent behind a real net-snmp `snmpd` (Debian's), started by
+//! the test as master on a private unix socket and a loopback UDP port chosen
+//! at run time, with a config the test writes (`-C` ignores the system one).
+//! net-snmp's tools read, write and walk the libvirt table through snmpd
+//! (v2c and v3 with snmpd's own user), traps arrive at snmptrapd through
+//! snmpd, and a restarted snmpd gets the subagent back.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ENTRY: &str = ".1.3.6.1.4.1.36957.1.1.1";
+
+fn sbin(env: &str, name: &str) -> PathBuf {
+    let path = std::env::var(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new("/usr/sbin").join(name));
+    assert!(
+        path.exists(),
+        "{} not found: run scripts/test (scripts/setup/20-snmp.sh installs snmpd and snmptrapd)",
+        path.display()
+    );
+    path
+}
+
+/// A private snmpd acting as AgentX master.
+struct Snmpd {
+    child: Option<Child>,
+    config: PathBuf,
+    socket: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Snmpd {
+    fn start(trap_port: Option<u16>) -> Snmpd {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agentx.sock");
+        let port = free_udp_port();
+        let mut text = format!(
+            "master agentx\nagentXSocket unix:{}\nagentXTimeout 5\nrocommunity public 127.0.0.1\n\
+             rwcommunity private 127.0.0.1\nagentaddress udp:127.0.0.1:{port}\npersistentDir {}\n\
+             createUser alice SHA-256 \"alice-auth-pass\" AES \"alice-priv-pass\"\nrwuser alice priv\n",
+            socket.display(),
+            dir.path().join("persist").display()
+        );
+        if let Some(trap_port) = trap_port {
+            text.push_str(&format!("trap2sink 127.0.0.1:{trap_port} public\n"));
+        }
+        let config = dir.path().join("snmpd.conf");
+        std::fs::write(&config, text).unwrap();
+        let mut snmpd = Snmpd {
+            child: None,
+            config,
+            socket,
+            port,
+            _dir: dir,
+        };
+        snmpd.spawn();
+        snmpd
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(sbin("VIRTBUS_TEST_SNMPD", "snmpd"))
+            .args(["-f", "-Lo", "-C", "-c"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd starts");
+        self.child = Some(child);
+        let started = Instant::now();
+        while !self.socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "snmpd made no agentx socket"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+
+    fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A net-snmp tool through snmpd: (success, stdout+stderr).
+    fn tool(&self, tool: &str, opts: &[&str], rest: &[&str]) -> (bool, String) {
+        let out = Command::new(tool)
+            .args([
+                "-M",
+                &mib_dirs(),
+                "-m",
+                "LIBVIRT-MIB",
+                "-t",
+                "3",
+                "-r",
+                "1",
+                "-OnUe",
+                "-Ir",
+            ])
+            .args(opts)
+            .arg(self.target())
+            .args(rest)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} runs (run scripts/test to install net-snmp): {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success() && !text.contains("Error in packet"), text)
+    }
+
+    fn v2c(&self, tool: &str, community: &str, rest: &[&str]) -> String {
+        let (ok, text) = self.tool(tool, &["-v2c", "-c", community], rest);
+        assert!(ok, "{tool} {rest:?}: {text}");
+        text
+    }
+}
+
+impl Drop for Snmpd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// virtbus with only the subagent (no native UDP agent).
+fn subagent(snmpd: &Snmpd) -> Agent {
+    let master = format!("unix:{}", snmpd.socket.display());
+    let mut agent = Agent::start_with(&[], &["--snmp-listen", "off", "--snmp-agentx", &master], None);
+    wait_registered(&mut agent, 1);
+    agent
+}
+
+fn wait_registered(agent: &mut Agent, times: usize) {
+    let started = Instant::now();
+    loop {
+        let n = agent
+            .drain()
+            .iter()
+            .filter(|l| l.contains("agentx registered LIBVIRT-MIB"))
+            .count();
+        if n >= times {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "subagent did not register ({times}):\n{}",
+            agent.log_lines.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn state_oid(uuid: &str) -> String {
+    format!("{ENTRY}.3.{}", index(uuid))
+}
+
+fn table_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(ENTRY))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn walk_get_and_bulkwalk_through_snmpd() {
+    let snmpd = Snmpd::start(None);
+    let agent = subagent(&snmpd);
+    let walk = table_lines(&snmpd.v2c("snmpwalk", "public", &[".1.3.6.1.4.1.36957"]));
+    // 3 guests × 7 readable columns, in OID order (gamma 0a.., alpha 11.., beta 22..).
+    assert_eq!(walk.len(), 21, "{walk:#?}");
+    assert!(
+        walk[0].ends_with(&format!("2.{} = STRING: \"gamma\"", index(GAMMA))),
+        "{}",
+        walk[0]
+    );
+    assert!(
+        walk[1].contains("\"alpha\"") && walk[2].contains("\"beta\""),
+        "{walk:#?}"
+    );
+    assert_eq!(value_of(&walk[3]), "INTEGER: 5");
+    assert_eq!(value_of(&walk[4]), "INTEGER: 1");
+    assert_eq!(value_of(&walk[5]), "INTEGER: 3");
+    assert_eq!(value_of(&walk[10]), "Gauge32: 512", "alpha MemoryCurrent in MiB");
+    let bulk = table_lines(&snmpd.v2c("snmpbulkwalk", "public", &["-Cr50", ".1.3.6.1.4.1.36957"]));
+    // CpuTime of a running guest moves between walks; compare all but column 7.
+    let stable = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| !l.starts_with(&format!("{ENTRY}.7.")))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(stable(&bulk), stable(&walk));
+    let names = agent.ctl(&["list", "--all"]);
+    for name in ["alpha", "beta", "gamma"] {
+        assert!(names.contains(name));
+    }
+    let get = snmpd.v2c(
+        "snmpget",
+        "public",
+        &[
+            &format!("{ENTRY}.2.{}", index(BETA)),
+            &format!("{ENTRY}.1.{}", index(BETA)),
+        ],
+    );
+    assert!(get.contains("STRING: \"beta\""), "{get}");
+    assert!(get.contains("No Such Object"), "column 1 is not readable: {get}");
+    let missing = snmpd.v2c(
+        "snmpget",
+        "public",
+        &[&format!("{ENTRY}.2.{}", index("99999999-0000-0000-0000-000000000000"))],
+    );
+    assert!(missing.contains("No Such Instance"), "{missing}");
+}
+
+struct TrapReceiver {
+    child: Child,
+    log: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TrapReceiver {
+    fn start() -> TrapReceiver {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("snmptrapd.conf");
+        std::fs::write(&conf, "disableAuthorization yes\ndoNotLogTraps no\n").unwrap();
+        let log = dir.path().join("traps.log");
+        let port = free_udp_port();
+        let child = Command::new(sbin("VIRTBUS_TEST_SNMPTRAPD", "snmptrapd"))
+            .args(["-f", "-n", "-C", "-c"])
+            .arg(&conf)
+            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB", "-OnUe", "-Lf"])
+            .arg(&log)
+            .arg(format!("udp:127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmptrapd starts");
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if std::fs::read_to_string(&log)
+                .map(|t| t.contains("NET-SNMP version"))
+                .unwrap_or(false)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TrapReceiver {
+            child,
+            log,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn wait_for(&self, needles: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if needles.iter().all(|n| text.contains(n)) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "trap with {needles:?} not received:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TrapReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sets_through_snmpd_change_guests_and_traps_arrive() {
+    let traps = TrapReceiver::start();
+    let snmpd = Snmpd::start(Some(traps.port));
+    let agent = subagent(&snmpd);
+    let alpha = state_oid(ALPHA);
+
+    // Read-only community: snmpd refuses, nothing changes.
+    let (ok, text) = snmpd.tool("snmpset", &["-v2c", "-c", "public"], &[&alpha, "i", "3"]);
+    assert!(!ok, "{text}");
+    assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "running");
+
+    // running → paused through the write community; visible to the next GET.
+    snmpd.v2c("snmpset", "private", &[&alpha, "i", "3"]);
+    assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
+    assert_eq!(value_of(snmpd.v2c("snmpget", "public", &[&alpha]).trim()), "INTEGER: 3");
+    // libvirtGuestNotif with alpha's name, relayed by snmpd.
+    traps.wait_for(&[".1.3.6.1.4.1.36957.0.1", "\"alpha\""]);
+
+    // Refusals keep the protocol's own status, and change nothing.
+    let (ok, text) = snmpd.tool("snmpset", &["-v2c", "-c", "private"], &[&alpha, "i", "4"]);
+    assert!(!ok && text.contains("inconsistentValue"), "{text}");
+    let (ok, text) = snmpd.tool("snmpset", &["-v2c", "-c", "private"], &[&alpha, "s", "x"]);
+    assert!(!ok && text.contains("wrongType"), "{text}");
+    let (ok, text) = snmpd.tool(
+        "snmpset",
+        &["-v2c", "-c", "private"],
+        &[&format!("{ENTRY}.2.{}", index(ALPHA)), "s", "x"],
+    );
+    assert!(!ok && text.contains("notWritable"), "{text}");
+    // All or nothing: alpha resume is fine, gamma (shut off) cannot pause.
+    let (ok, text) = snmpd.tool(
+        "snmpset",
+        &["-v2c", "-c", "private"],
+        &[&alpha, "i", "1", &state_oid(GAMMA), "i", "3"],
+    );
+    assert!(!ok && text.contains("inconsistentValue"), "{text}");
+    assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
+    assert_eq!(agent.ctl(&["domstate", "gamma"]).trim(), "shut off");
+
+    // v3 through snmpd's own user: paused → running.
+    let v3 = [
+        "-v3",
+        "-l",
+        "authPriv",
+        "-u",
+        "alice",
+        "-a",
+        "SHA-256",
+        "-A",
+        "alice-auth-pass",
+        "-x",
+        "AES",
+        "-X",
+        "alice-priv-pass",
+    ];
+    let (ok, text) = snmpd.tool("snmpset", &v3, &[&alpha, "i", "1"]);
+    assert!(ok, "{text}");
+    assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "running");
+    let (ok, text) = snmpd.tool("snmpget", &v3, &[&format!("{ENTRY}.2.{}", index(ALPHA))]);
+    assert!(ok && text.contains("\"alpha\""), "{text}");
+
+    // RowStatus destroy and createAndGo.
+    let row = format!("{ENTRY}.9.{}", index(BETA));
+    snmpd.v2c("snmpset", "private", &[&row, "i", "6"]);
+    assert_eq!(agent.ctl(&["domstate", "beta"]).trim(), "shut off");
+    snmpd.v2c("snmpset", "private", &[&row, "i", "4"]);
+    assert_eq!(agent.ctl(&["domstate", "beta"]).trim(), "running");
+    traps.wait_for(&["\"beta\""]);
+}
+
+#[test]
+fn subagent_reregisters_after_snmpd_restart() {
+    let mut snmpd = Snmpd::start(None);
+    let mut agent = subagent(&snmpd);
+    let names = |snmpd: &Snmpd| table_lines(&snmpd.v2c("snmpwalk", "public", &[&format!("{ENTRY}.2")]));
+    let before = names(&snmpd);
+    assert_eq!(before.len(), 3, "{before:#?}");
+    snmpd.stop();
+    // While the master is away the subagent keeps trying; the core still works.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(agent.ctl(&["list", "--all"]).contains("alpha"));
+    snmpd.spawn();
+    wait_registered(&mut agent, 2);
+    assert_eq!(names(&snmpd), before);
+    // And a SET after the restart still reaches the core.
+    snmpd.v2c("snmpset", "private", &[&state_oid(ALPHA), "i", "3"]);
+    assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
+}
