@@ -132,7 +132,7 @@ async fn run(
             }
             Err(err) => {
                 // Log the first failure and then every tenth, not each retry.
-                if failures % 10 == 0 {
+                if failures.is_multiple_of(10) {
                     tracing::warn!(adapter = "snmp", error = %err, retry_in = ?backoff, "snmp: agentx master unavailable");
                 }
                 failures = failures.saturating_add(1);
@@ -183,7 +183,7 @@ async fn feed_notifications(core: Core, tx: mpsc::Sender<Vec<VarBind>>) {
         let state = core.snapshot().domains.get(uuid).map(|d| d.state.state);
         if tx.try_send(notify_varbinds(name, uuid, state)).is_err() {
             dropped += 1;
-            if dropped == 1 || dropped % 100 == 0 {
+            if dropped == 1 || dropped.is_multiple_of(100) {
                 tracing::warn!(
                     adapter = "snmp",
                     dropped,

@@ -243,7 +243,7 @@ impl Pdu {
         if header.version != 1 {
             return Err(PduError::Version(header.version));
         }
-        if header.payload_length % 4 != 0 {
+        if !header.payload_length.is_multiple_of(4) {
             return Err(PduError::Unaligned(header.payload_length));
         }
         let expected = header.payload_length as usize;
