@@ -25,6 +25,8 @@ const CONFIRM_WINDOW: usize = 1024;
 const PREFETCH: u16 = 64;
 /// Replies kept for redelivered requests.
 const REPLY_CACHE: usize = 1024;
+/// Idle time after which the broker deletes the agent's request queue.
+const QUEUE_EXPIRES_MS: i32 = 600_000;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -116,12 +118,13 @@ async fn serve(shared: &Arc<Shared>, conn: &Connection, connected: &mut bool) ->
         )
         .await?;
     let queue = format!("qmf.agent.{}", agent.name());
-    let queue_options = QueueDeclareOptions {
-        auto_delete: true,
-        ..QueueDeclareOptions::default()
-    };
+    // Not auto-delete: the queue (and requests not yet acked) must outlive a
+    // dropped connection so the broker redelivers them after the reconnect;
+    // it expires when no agent used it for QUEUE_EXPIRES_MS.
+    let mut queue_args = FieldTable::default();
+    queue_args.insert("x-expires".into(), AMQPValue::LongInt(QUEUE_EXPIRES_MS));
     requests
-        .queue_declare(queue.as_str().into(), queue_options, FieldTable::default())
+        .queue_declare(queue.as_str().into(), QueueDeclareOptions::default(), queue_args)
         .await?;
     for (exchange, key) in [
         (wire::DIRECT_EXCHANGE, agent.name()),
