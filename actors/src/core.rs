@@ -98,9 +98,10 @@ impl Core {
     /// to change the driver behind the core's back).
     pub fn start_with(config: CoreConfig, conn: Connection) -> VirtResult<Core> {
         let started = Instant::now();
+        // A driver that keeps definitions itself (libvirtd) is the store.
         let store = match &config.state_dir {
-            Some(dir) => Some(Store::open(dir, &config.uri)?),
-            None => None,
+            Some(dir) if !conn.keeps_definitions => Some(Store::open(dir, &config.uri)?),
+            _ => None,
         };
         let stored = match &store {
             Some(store) => store.load()?,

@@ -20,6 +20,8 @@ pub enum DomainOp {
     Suspend,
     Resume,
     Reboot,
+    /// Hard reset (`virDomainReset`).
+    Reset,
     Undefine,
     /// Current (balloon) memory, KiB.
     SetMemory(u64),
@@ -64,6 +66,7 @@ impl ObjectKind for DomainKind {
             DomainOp::Suspend => hv.suspend_domain(uuid)?,
             DomainOp::Resume => hv.resume_domain(uuid)?,
             DomainOp::Reboot => hv.reboot_domain(uuid)?,
+            DomainOp::Reset => hv.reset_domain(uuid)?,
             DomainOp::Undefine => hv.undefine_domain(uuid)?,
             DomainOp::SetMemory(kib) => hv.set_memory(uuid, kib)?,
             DomainOp::SetMaxMemory(kib) => hv.set_max_memory(uuid, kib)?,
@@ -160,6 +163,10 @@ impl ObjectKind for DomainKind {
 
     fn name_of(record: &DomainRecord) -> String {
         record.def.name.clone()
+    }
+
+    fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String> {
+        shared.snapshot.load().domains.get(&uuid).map(|r| r.def.name.clone())
     }
 
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {

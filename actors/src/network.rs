@@ -105,6 +105,10 @@ impl ObjectKind for NetworkKind {
         record.def.name.clone()
     }
 
+    fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String> {
+        shared.snapshot.load().networks.get(&uuid).map(|r| r.def.name.clone())
+    }
+
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
         match event {
             DriverEvent::Network(event) => Some(EventBody::Network {

@@ -51,6 +51,8 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     fn unregister(shared: &Shared, uuid: Uuid);
     /// The object's name, for events.
     fn name_of(record: &Self::Record) -> String;
+    /// The object's name as the snapshot has it.
+    fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String>;
     /// The bus event for a driver event about this object, if it is one of
     /// this kind's events.
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody>;
@@ -120,6 +122,9 @@ impl<K: ObjectKind> ObjectActor<K> {
     ) -> VirtResult<K::Reply> {
         match result {
             Ok(Ok(applied)) => {
+                if let Some(record) = &applied.record {
+                    self.name_hint = Some(K::name_of(record));
+                }
                 let gone = applied.record.is_none();
                 if applied.changed || gone {
                     K::put_snapshot(&self.shared, self.uuid, applied.record);
@@ -162,6 +167,10 @@ impl<K: ObjectKind> Actor for ObjectActor<K> {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Enough mailbox for many concurrent callers before they wait.
         ctx.set_mailbox_capacity(1024);
+        // Events about an object that vanishes need its last name.
+        if self.name_hint.is_none() {
+            self.name_hint = K::snapshot_name(&self.shared, self.uuid);
+        }
     }
 }
 
@@ -189,15 +198,47 @@ impl<K: ObjectKind> Supervised for ObjectActor<K> {
     }
 }
 
+/// A command's reply: ready now (in-memory drivers), or later from the
+/// blocking pool. A later reply is forwarded by a task of its own, so it
+/// reaches the caller even when the command ends the object (and its actor).
+pub enum CommandReply<T> {
+    Now(T),
+    Later(tokio::sync::oneshot::Receiver<T>),
+}
+
+impl<A, M, T> actix::dev::MessageResponse<A, M> for CommandReply<T>
+where
+    A: Actor,
+    M: Message<Result = T>,
+    T: Send + 'static,
+{
+    fn handle(self, _ctx: &mut A::Context, tx: Option<actix::dev::OneshotSender<T>>) {
+        match self {
+            CommandReply::Now(value) => {
+                if let Some(tx) = tx {
+                    let _ = tx.send(value);
+                }
+            }
+            CommandReply::Later(rx) => {
+                actix::spawn(async move {
+                    if let (Ok(value), Some(tx)) = (rx.await, tx) {
+                        let _ = tx.send(value);
+                    }
+                });
+            }
+        }
+    }
+}
+
 impl<K: ObjectKind> Handler<Command<K>> for ObjectActor<K> {
-    type Result = ActorResponse<Self, VirtResult<K::Reply>>;
+    type Result = CommandReply<VirtResult<K::Reply>>;
 
     fn handle(&mut self, msg: Command<K>, ctx: &mut Context<Self>) -> Self::Result {
         let uuid = self.uuid;
         if !self.shared.conn.blocking {
             let shared = self.shared.clone();
             let result = catch_unwind(AssertUnwindSafe(|| K::execute(&shared, uuid, msg.0))).map_err(panic_text);
-            return ActorResponse::reply(self.finish(result, ctx));
+            return CommandReply::Now(self.finish(result, ctx));
         }
         // A blocking driver runs on tokio's blocking pool; `ctx.wait` keeps
         // this object's later commands queued until it is done.
@@ -210,10 +251,7 @@ impl<K: ObjectKind> Handler<Command<K>> for ObjectActor<K> {
             let result = joined.unwrap_or_else(|err| Err(err.to_string()));
             let _ = tx.send(act.finish(result, ctx));
         }));
-        ActorResponse::r#async(actix::fut::wrap_future(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(VirtError::internal("object actor stopped before replying")))
-        }))
+        CommandReply::Later(rx)
     }
 }
 

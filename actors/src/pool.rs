@@ -134,6 +134,10 @@ impl ObjectKind for PoolKind {
         record.def.name.clone()
     }
 
+    fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String> {
+        shared.snapshot.load().pools.get(&uuid).map(|r| r.def.name.clone())
+    }
+
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
         match event {
             DriverEvent::Pool(event) => Some(EventBody::Pool {

@@ -10,6 +10,12 @@ use virtbus_schemas::lifecycle::{DomainLifecycle, DomainState, StoppedDetail};
 use virtbus_schemas::{DomainDef, NodeFile};
 
 fn connection_with_notices() -> (Connection, Arc<TestDriver>, crossbeam_channel::Sender<DriverNotice>) {
+    connection(false)
+}
+
+/// The test driver behind a connection; `blocking` makes the core run its
+/// calls on the blocking pool as it does for qemu and libvirt.
+fn connection(blocking: bool) -> (Connection, Arc<TestDriver>, crossbeam_channel::Sender<DriverNotice>) {
     let driver = Arc::new(TestDriver::from_node(NodeFile::default_node()).unwrap());
     let (tx, rx) = crossbeam_channel::unbounded();
     let conn = Connection {
@@ -18,8 +24,9 @@ fn connection_with_notices() -> (Connection, Arc<TestDriver>, crossbeam_channel:
         storage: driver.clone(),
         network: driver.clone(),
         node: driver.clone(),
-        blocking: false,
+        blocking,
         notices: Some(rx),
+        keeps_definitions: false,
     };
     (conn, driver, tx)
 }
@@ -82,5 +89,33 @@ async fn an_object_made_behind_the_agents_back_is_adopted() {
         .unwrap()
         .unwrap();
     assert_eq!(rec.state.state, DomainState::Running);
+    core.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_driver_answers_even_when_the_command_ends_the_object() {
+    let (conn, _driver, _tx) = connection(true);
+    let core = Core::start_with(CoreConfig::default(), conn).unwrap();
+    let rec = core
+        .define_domain("<domain type='test'><name>brief</name><memory>1024</memory></domain>")
+        .await
+        .unwrap();
+    let rec = core
+        .domain_record(rec.uuid(), virtbus_actors::DomainOp::Start)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.state.state, DomainState::Running);
+    core.domain_record(rec.uuid(), virtbus_actors::DomainOp::Destroy)
+        .await
+        .unwrap();
+    // The undefine ends the object and its actor; the caller still gets the
+    // real answer, not "no such domain".
+    let gone = core
+        .domain_record(rec.uuid(), virtbus_actors::DomainOp::Undefine)
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+    assert!(core.lookup_domain("brief").is_err());
     core.shutdown();
 }

@@ -114,6 +114,8 @@ pub enum CtlCommand {
     Resume { domain: String },
     /// Reboot a domain.
     Reboot { domain: String },
+    /// Reset a domain at once, like a reset button.
+    Reset { domain: String },
     /// Change the current memory of a running domain (default unit KiB; e.g. 512M).
     Setmem { domain: String, size: String },
     /// Change the maximum memory of an inactive domain (default unit KiB).

@@ -79,6 +79,7 @@ fn lifecycle_commands_print_virsh_messages_and_emit_events() {
     assert_eq!(agent.ok(&["suspend", "fresh"]), "Domain 'fresh' suspended\n\n");
     assert_eq!(agent.ok(&["resume", "fresh"]), "Domain 'fresh' resumed\n\n");
     assert_eq!(agent.ok(&["reboot", "fresh"]), "Domain 'fresh' is being rebooted\n\n");
+    assert_eq!(agent.ok(&["reset", "fresh"]), "Domain 'fresh' was reset\n\n");
     assert_eq!(agent.ok(&["shutdown", "fresh"]), "Domain 'fresh' is being shutdown\n\n");
     assert_eq!(agent.ok(&["start", "fresh"]), "Domain 'fresh' started\n\n");
     assert_eq!(agent.ok(&["destroy", "fresh"]), "Domain 'fresh' destroyed\n\n");

@@ -27,6 +27,13 @@ pub trait HypervisorDriver: Send + Sync {
     fn suspend_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
     fn resume_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
     fn reboot_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>>;
+    /// `virDomainReset`: a hard reset, like pressing the reset button; no
+    /// lifecycle event. Drivers without it answer NO_SUPPORT.
+    fn reset_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
+        Err(virtbus_schemas::VirtError::no_support(format!(
+            "reset of domain {uuid} is not supported by this driver"
+        )))
+    }
     /// `virDomainSetMemory`: the current (balloon) memory, KiB.
     fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>>;
     /// `virDomainSetMaxMemory`: the maximum memory, KiB.

@@ -20,6 +20,10 @@ pub struct Connection {
     /// Changes the driver notices by itself (guest exits, libvirt events);
     /// `None` for drivers where every change comes through a call.
     pub notices: Option<crossbeam_channel::Receiver<crate::model::DriverNotice>>,
+    /// The driver keeps definitions itself (libvirtd does): the core's store
+    /// then neither replays nor writes them, so an object undefined behind
+    /// virtbus's back stays undefined.
+    pub keeps_definitions: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -58,6 +62,7 @@ pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
             node: driver,
             blocking: false,
             notices: None,
+            keeps_definitions: false,
         });
     }
     if uri.starts_with("qemu://") {
@@ -77,6 +82,7 @@ pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
             node: driver,
             blocking: true,
             notices: Some(notices),
+            keeps_definitions: false,
         });
     }
     let scheme = uri.split(':').next().unwrap_or(uri);
@@ -100,6 +106,7 @@ fn open_libvirt(uri: &str, inner: &str) -> VirtResult<Connection> {
         node: driver,
         blocking: true,
         notices: Some(notices),
+        keeps_definitions: true,
     })
 }
 

@@ -182,6 +182,8 @@ fn errors_match_libvirts_test_driver() {
     }
     let e = d.shutdown_domain(u).unwrap_err();
     assert_eq!(e.code, ErrorCode::InternalError);
+    let e = d.reset_domain(u).unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationInvalid, "reset needs a running domain");
     // Duplicate rules of virDomainObjListAdd.
     let clash = DomainDef::from_xml(
         "<domain type='test'><name>test</name><uuid>11111111-2222-3333-4444-555555555555</uuid><memory>1024</memory></domain>",

@@ -134,6 +134,7 @@ fn to_request(command: &CtlCommand) -> Result<Request, CtlError> {
         C::Suspend { domain } => Request::Suspend { domain },
         C::Resume { domain } => Request::Resume { domain },
         C::Reboot { domain } => Request::Reboot { domain },
+        C::Reset { domain } => Request::Reset { domain },
         C::Setmem { domain, size } => Request::Setmem {
             domain,
             kib: parse_size(&size, "KiB")?.div_ceil(1024),
@@ -209,6 +210,7 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::Suspend { domain } => message(format!("Domain '{domain}' suspended")),
         C::Resume { domain } => message(format!("Domain '{domain}' resumed")),
         C::Reboot { domain } => message(format!("Domain '{domain}' is being rebooted")),
+        C::Reset { domain } => message(format!("Domain '{domain}' was reset")),
         C::Setmem { .. } | C::Setmaxmem { .. } | C::Setvcpus { .. } | C::DebugPanic { .. } | C::Events => String::new(),
         C::Domstats { .. } => format::domstats(data),
         C::PoolList { .. } => format::pool_list(data, quiet),
@@ -251,6 +253,7 @@ fn failure(command: &CtlCommand, err: &WireError) -> Vec<String> {
             | C::Suspend { domain }
             | C::Resume { domain }
             | C::Reboot { domain }
+            | C::Reset { domain }
             | C::Setmem { domain, .. }
             | C::Setmaxmem { domain, .. }
             | C::Setvcpus { domain, .. },
@@ -275,6 +278,7 @@ fn failure(command: &CtlCommand, err: &WireError) -> Vec<String> {
         C::Suspend { domain } => Some(format!("Failed to suspend domain '{domain}'")),
         C::Resume { domain } => Some(format!("Failed to resume domain '{domain}'")),
         C::Reboot { domain } => Some(format!("Failed to reboot domain '{domain}'")),
+        C::Reset { domain } => Some(format!("Failed to reset domain '{domain}'")),
         C::Setmaxmem { .. } => Some("Unable to change MaxMemorySize".to_string()),
         C::PoolDefine { file } => Some(format!("Failed to define pool from {}", file.display())),
         C::PoolCreate { file } => Some(format!("Failed to create pool from {}", file.display())),

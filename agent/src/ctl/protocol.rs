@@ -58,6 +58,9 @@ pub enum Request {
     Reboot {
         domain: String,
     },
+    Reset {
+        domain: String,
+    },
     Setmem {
         domain: String,
         kib: u64,

@@ -143,6 +143,7 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         Request::Suspend { domain } => domain_op(core, &domain, DomainOp::Suspend).await,
         Request::Resume { domain } => domain_op(core, &domain, DomainOp::Resume).await,
         Request::Reboot { domain } => domain_op(core, &domain, DomainOp::Reboot).await,
+        Request::Reset { domain } => domain_op(core, &domain, DomainOp::Reset).await,
         Request::Setmem { domain, kib } => domain_op(core, &domain, DomainOp::SetMemory(kib)).await,
         Request::Setmaxmem { domain, kib } => domain_op(core, &domain, DomainOp::SetMaxMemory(kib)).await,
         Request::Setvcpus { domain, count } => domain_op(core, &domain, DomainOp::SetVcpus(count)).await,

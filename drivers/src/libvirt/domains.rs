@@ -191,6 +191,11 @@ impl HypervisorDriver for LibvirtDriver {
         self.domain_call(uuid, 0, |d| d.reboot(0))
     }
 
+    /// `virDomainReset`.
+    fn reset_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
+        self.domain_call(uuid, 0, |d| d.reset().map(|_| ()))
+    }
+
     /// `virDomainSetMemory`.
     fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>> {
         self.domain_call(uuid, 0, |d| d.set_memory(kib).map(|_| ()))

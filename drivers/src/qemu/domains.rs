@@ -350,6 +350,12 @@ impl HypervisorDriver for QemuDriver {
         })
     }
 
+    /// `qemuDomainReset`: `system_reset`, which is also how this driver
+    /// reboots.
+    fn reset_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
+        self.reboot_domain(uuid)
+    }
+
     /// `qemuDomainSetMemoryFlags`: the balloon while running, the config
     /// otherwise.
     fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>> {

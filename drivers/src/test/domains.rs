@@ -382,6 +382,14 @@ impl HypervisorDriver for TestDriver {
         })
     }
 
+    /// `testDomainReset`: the domain must be running; nothing else changes.
+    fn reset_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
+        self.with_domain(uuid, |obj| {
+            check_active(obj)?;
+            Ok(Vec::new())
+        })
+    }
+
     /// `testDomainSetMemoryFlags` with `VIR_DOMAIN_AFFECT_LIVE`, as
     /// `virDomainSetMemory` calls it: the domain must be running.
     fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>> {
