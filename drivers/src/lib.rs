@@ -22,6 +22,7 @@
 #[cfg(feature = "libvirt")]
 pub mod libvirt;
 pub mod model;
+mod pool_obj;
 pub mod qemu;
 pub mod test;
 pub mod traits;

@@ -643,6 +643,14 @@ impl Element {
     }
 }
 
+/// `text` with the XML special characters escaped, for text or a quoted
+/// attribute value in XML built by hand.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
 /// Escapes the five XML special characters, as libvirt's `virBufferEscapeString`.
 fn escape_into(out: &mut String, text: &str) {
     for ch in text.chars() {

@@ -12,6 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
 use virtbus_actors::{Core, DomainOp, NetworkOp, PoolOp, Received};
 use virtbus_drivers::{DomainRecord, DomainStats, NetworkRecord, PoolRecord, VolumeRecord};
+use virtbus_schemas::xml::escape;
 use virtbus_schemas::{ErrorCode, VirtError, VirtResult};
 
 /// Accepts connections until the task is dropped.
@@ -433,12 +434,4 @@ fn volume_xml(name: &str, capacity: u64, allocation: Option<u64>, format: Option
     }
     xml.push_str("</volume>");
     xml
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\'', "&apos;")
-        .replace('"', "&quot;")
 }

@@ -28,6 +28,7 @@ pub mod qmp;
 mod storage;
 
 use crate::model::DriverNotice;
+use crate::pool_obj::PoolObj;
 use domains::DomObj;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -35,7 +36,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
-use storage::PoolObj;
 use uuid::Uuid;
 use virtbus_schemas::{ErrorCode, VirtError, VirtResult};
 

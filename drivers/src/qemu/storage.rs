@@ -7,6 +7,7 @@
 
 use super::{Inner, QemuDriver};
 use crate::model::{DriverEvent, Outcome, PoolRecord, VolumeRecord};
+use crate::pool_obj::{no_pool, pool_event, PoolObj};
 use crate::traits::StorageDriver;
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -14,62 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use uuid::Uuid;
-use virtbus_schemas::lifecycle::{PoolEventType, PoolState};
+use virtbus_schemas::lifecycle::PoolEventType;
+use virtbus_schemas::xml::escape;
 use virtbus_schemas::{ErrorCode, PoolDef, VirtError, VirtResult, VolumeDef};
 
-/// One pool (`virStoragePoolObj`).
-pub(crate) struct PoolObj {
-    def: PoolDef,
-    active: bool,
-    persistent: bool,
-    autostart: bool,
-    volumes: Vec<VolumeDef>,
-}
-
 impl PoolObj {
-    fn record(&self) -> PoolRecord {
-        PoolRecord {
-            def: self.def.clone(),
-            state: if self.active {
-                PoolState::Running
-            } else {
-                PoolState::Inactive
-            },
-            persistent: self.persistent,
-            autostart: self.autostart,
-            volumes: self
-                .volumes
-                .iter()
-                .map(|v| VolumeRecord {
-                    def: v.clone(),
-                    pool: self.def.name.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    fn require_active(&self) -> VirtResult<()> {
-        if self.active {
-            Ok(())
-        } else {
-            Err(VirtError::operation_invalid(format!(
-                "storage pool '{}' is not active",
-                self.def.name
-            )))
-        }
-    }
-
-    fn require_inactive(&self) -> VirtResult<()> {
-        if self.active {
-            Err(VirtError::operation_invalid(format!(
-                "storage pool '{}' is active",
-                self.def.name
-            )))
-        } else {
-            Ok(())
-        }
-    }
-
     fn dir(&self) -> PathBuf {
         PathBuf::from(self.def.target_path.clone().unwrap_or_default())
     }
@@ -111,25 +61,6 @@ impl PoolObj {
         }
         Ok(())
     }
-}
-
-fn pool_event(e: PoolEventType) -> Vec<DriverEvent> {
-    vec![DriverEvent::Pool(e)]
-}
-
-fn no_pool(uuid: Uuid) -> VirtError {
-    VirtError::new(
-        ErrorCode::NoStoragePool,
-        format!("no storage pool with matching uuid '{uuid}'"),
-    )
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\'', "&apos;")
-        .replace('"', "&quot;")
 }
 
 /// The `qemu-img` binary: `VIRTBUS_QEMU_IMG`, else from `PATH`.
@@ -179,16 +110,16 @@ fn volume_from_file(name: &str, path: &Path) -> VirtResult<VolumeDef> {
         .get("full-backing-filename")
         .or_else(|| info.get("backing-filename"))
         .and_then(Value::as_str);
-    let p = xml_escape(&path.to_string_lossy());
+    let p = escape(&path.to_string_lossy());
     let backing_xml = backing
-        .map(|b| format!("<backingStore><path>{}</path></backingStore>", xml_escape(b)))
+        .map(|b| format!("<backingStore><path>{}</path></backingStore>", escape(b)))
         .unwrap_or_default();
     let xml = format!(
         "<volume type='file'><name>{}</name><key>{p}</key><capacity unit='bytes'>{capacity}</capacity>\
          <allocation unit='bytes'>{allocation}</allocation><target><path>{p}</path>\
          <format type='{}'/></target>{backing_xml}</volume>",
-        xml_escape(name),
-        xml_escape(format)
+        escape(name),
+        escape(format)
     );
     VolumeDef::from_xml(&xml)
 }

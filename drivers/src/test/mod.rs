@@ -15,11 +15,11 @@ mod node;
 mod storage;
 mod table;
 
+use crate::pool_obj::PoolObj;
 use domains::DomObj;
 use networks::NetObj;
 use std::path::Path;
 use std::sync::atomic::AtomicU32;
-use storage::PoolObj;
 use table::Table;
 use virtbus_schemas::{ErrorCode, NodeFile, NodeInfo, VirtError, VirtResult};
 
@@ -86,13 +86,6 @@ impl TestDriver {
 
 fn no_domain(uuid: uuid::Uuid) -> VirtError {
     VirtError::new(ErrorCode::NoDomain, format!("no domain with matching uuid '{uuid}'"))
-}
-
-fn no_pool(uuid: uuid::Uuid) -> VirtError {
-    VirtError::new(
-        ErrorCode::NoStoragePool,
-        format!("no storage pool with matching uuid '{uuid}'"),
-    )
 }
 
 fn no_network(uuid: uuid::Uuid) -> VirtError {

@@ -3,71 +3,18 @@
 //! `testStorageVol*` functions.
 
 use super::table::Slot;
-use super::{no_pool, TestDriver};
+use super::TestDriver;
 use crate::model::{DriverEvent, Outcome, PoolRecord, VolumeRecord};
+use crate::pool_obj::{no_pool, pool_event, PoolObj};
 use crate::traits::StorageDriver;
 use uuid::Uuid;
-use virtbus_schemas::lifecycle::{PoolEventType, PoolState};
+use virtbus_schemas::lifecycle::PoolEventType;
 use virtbus_schemas::{ErrorCode, PoolDef, TestPool, VirtError, VirtResult, VolumeDef};
 
 /// `defaultPoolCap`: every test pool claims 100 GiB.
 pub(crate) const DEFAULT_POOL_CAPACITY: u64 = 100 * 1024 * 1024 * 1024;
 
-/// One storage pool of the test driver (`virStoragePoolObj`).
-pub(crate) struct PoolObj {
-    def: PoolDef,
-    active: bool,
-    persistent: bool,
-    autostart: bool,
-    volumes: Vec<VolumeDef>,
-}
-
 impl PoolObj {
-    fn record(&self) -> PoolRecord {
-        PoolRecord {
-            def: self.def.clone(),
-            state: if self.active {
-                PoolState::Running
-            } else {
-                PoolState::Inactive
-            },
-            persistent: self.persistent,
-            autostart: self.autostart,
-            volumes: self
-                .volumes
-                .iter()
-                .map(|v| VolumeRecord {
-                    def: v.clone(),
-                    pool: self.def.name.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    /// `testStoragePoolObjFindActiveByName`.
-    fn require_active(&self) -> VirtResult<()> {
-        if self.active {
-            Ok(())
-        } else {
-            Err(VirtError::operation_invalid(format!(
-                "storage pool '{}' is not active",
-                self.def.name
-            )))
-        }
-    }
-
-    /// `testStoragePoolObjFindInactiveByName`.
-    fn require_inactive(&self) -> VirtResult<()> {
-        if self.active {
-            Err(VirtError::operation_invalid(format!(
-                "storage pool '{}' is active",
-                self.def.name
-            )))
-        } else {
-            Ok(())
-        }
-    }
-
     /// Adds a volume with the test driver's path and key defaults and
     /// accounts its allocation, as `testOpenVolumesForPool` and
     /// `testStorageVolCreateXML` do.
@@ -105,10 +52,6 @@ fn with_defaults(mut def: PoolDef) -> PoolDef {
     def.allocation_bytes = 0;
     def.available_bytes = DEFAULT_POOL_CAPACITY;
     def
-}
-
-fn pool_event(e: PoolEventType) -> Vec<DriverEvent> {
-    vec![DriverEvent::Pool(e)]
 }
 
 impl TestDriver {
