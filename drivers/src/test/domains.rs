@@ -3,7 +3,7 @@
 //! Each operation mirrors the libvirt 9.0.0 test driver function named in its
 //! comment, including its error codes and messages and the events it queues.
 
-use super::table::Slot;
+use super::table::{Managed, Slot};
 use super::{no_domain, TestDriver};
 use crate::model::{BlockStats, DomainRecord, DomainStats, DriverEvent, NetStats, Outcome};
 use crate::traits::HypervisorDriver;
@@ -119,6 +119,18 @@ fn event(e: DomainLifecycle) -> Vec<DriverEvent> {
     vec![DriverEvent::Domain(e)]
 }
 
+impl Managed for DomObj {
+    type Record = DomainRecord;
+
+    fn record(&self) -> DomainRecord {
+        DomObj::record(self)
+    }
+
+    fn is_gone(&self) -> bool {
+        !self.persistent && !self.is_active()
+    }
+}
+
 impl TestDriver {
     /// `testParseDomains`: one domain of a node file.
     pub(crate) fn load_domain(&self, dom: TestDomain) -> VirtResult<()> {
@@ -165,24 +177,12 @@ impl TestDriver {
         Ok(())
     }
 
-    /// Runs `op` on one domain under its lock and removes it from the table
-    /// afterwards when it is gone (inactive and not persistent).
     fn with_domain(
         &self,
         uuid: Uuid,
         op: impl FnOnce(&mut DomObj) -> VirtResult<Vec<DriverEvent>>,
     ) -> VirtResult<Outcome<DomainRecord>> {
-        let cell = self.domains.get(uuid).ok_or_else(|| no_domain(uuid))?;
-        let mut obj = cell.lock();
-        let events = op(&mut obj)?;
-        let gone = !obj.persistent && !obj.is_active();
-        let record = obj.record();
-        drop(obj);
-        if gone {
-            self.domains.remove(uuid);
-            return Ok(Outcome::new(None, events));
-        }
-        Ok(Outcome::new(Some(record), events))
+        self.domains.apply(uuid, no_domain, op)
     }
 
     /// `virDomainObjListAdd` for define (`live == false`) and create (`live == true`).

@@ -1,7 +1,7 @@
 //! Virtual networks of the test driver: [`NetworkDriver`] for [`TestDriver`],
 //! after libvirt 9.0.0's `testNetwork*` functions.
 
-use super::table::Slot;
+use super::table::{Managed, Slot};
 use super::{no_network, TestDriver};
 use crate::model::{DriverEvent, NetworkRecord, Outcome};
 use crate::traits::NetworkDriver;
@@ -32,6 +32,18 @@ fn net_event(e: NetworkEventType) -> Vec<DriverEvent> {
     vec![DriverEvent::Network(e)]
 }
 
+impl Managed for NetObj {
+    type Record = NetworkRecord;
+
+    fn record(&self) -> NetworkRecord {
+        NetObj::record(self)
+    }
+
+    fn is_gone(&self) -> bool {
+        !self.persistent && !self.active
+    }
+}
+
 impl TestDriver {
     /// `testParseNetworks`: networks of a node file are active.
     pub(crate) fn load_network(&self, def: NetworkDef) -> VirtResult<()> {
@@ -51,17 +63,7 @@ impl TestDriver {
         uuid: Uuid,
         op: impl FnOnce(&mut NetObj) -> VirtResult<Vec<DriverEvent>>,
     ) -> VirtResult<Outcome<NetworkRecord>> {
-        let cell = self.networks.get(uuid).ok_or_else(|| no_network(uuid))?;
-        let mut obj = cell.lock();
-        let events = op(&mut obj)?;
-        let gone = !obj.persistent && !obj.active;
-        let record = obj.record();
-        drop(obj);
-        if gone {
-            self.networks.remove(uuid);
-            return Ok(Outcome::new(None, events));
-        }
-        Ok(Outcome::new(Some(record), events))
+        self.networks.apply(uuid, no_network, op)
     }
 
     /// `virNetworkObjAssignDef` via define (`live == false`) or create.

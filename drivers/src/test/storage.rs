@@ -2,7 +2,7 @@
 //! [`TestDriver`], after libvirt 9.0.0's `testStoragePool*` and
 //! `testStorageVol*` functions.
 
-use super::table::Slot;
+use super::table::{Managed, Slot};
 use super::TestDriver;
 use crate::model::{DriverEvent, Outcome, PoolRecord, VolumeRecord};
 use crate::pool_obj::{no_pool, pool_event, PoolObj};
@@ -54,6 +54,18 @@ fn with_defaults(mut def: PoolDef) -> PoolDef {
     def
 }
 
+impl Managed for PoolObj {
+    type Record = PoolRecord;
+
+    fn record(&self) -> PoolRecord {
+        PoolObj::record(self)
+    }
+
+    fn is_gone(&self) -> bool {
+        !self.persistent && !self.active
+    }
+}
+
 impl TestDriver {
     /// `testParseStorage`: pools of a node file are active, with their volumes.
     pub(crate) fn load_pool(&self, pool: TestPool) -> VirtResult<()> {
@@ -77,17 +89,7 @@ impl TestDriver {
         uuid: Uuid,
         op: impl FnOnce(&mut PoolObj) -> VirtResult<Vec<DriverEvent>>,
     ) -> VirtResult<Outcome<PoolRecord>> {
-        let cell = self.pools.get(uuid).ok_or_else(|| no_pool(uuid))?;
-        let mut obj = cell.lock();
-        let events = op(&mut obj)?;
-        let gone = !obj.persistent && !obj.active;
-        let record = obj.record();
-        drop(obj);
-        if gone {
-            self.pools.remove(uuid);
-            return Ok(Outcome::new(None, events));
-        }
-        Ok(Outcome::new(Some(record), events))
+        self.pools.apply(uuid, no_pool, op)
     }
 
     /// `virStoragePoolObjListAdd`, for define (`live == false`) and create.

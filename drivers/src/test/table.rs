@@ -5,11 +5,21 @@
 //! Each object sits behind its own mutex, so calls on different objects do not
 //! wait for each other; the index lock is held only to find, add or remove.
 
+use crate::model::{DriverEvent, Outcome};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 use virtbus_schemas::{ErrorCode, VirtError, VirtResult};
+
+/// An object a table holds: how it reports itself and when it is gone.
+pub(crate) trait Managed {
+    type Record;
+    fn record(&self) -> Self::Record;
+    /// libvirt drops an object that is neither persistent nor active (a
+    /// transient domain, pool or network that stopped).
+    fn is_gone(&self) -> bool;
+}
 
 /// Where a definition lands in a table.
 pub(crate) enum Slot<T> {
@@ -117,6 +127,30 @@ impl<T> Table<T> {
         index.by_name.insert(name.to_string(), uuid);
         index.order.insert(seq, uuid);
         Ok(cell)
+    }
+
+    /// Runs `op` on one object under its lock, then removes the object from
+    /// the table if the operation left it gone.
+    pub(crate) fn apply(
+        &self,
+        uuid: Uuid,
+        missing: impl FnOnce(Uuid) -> VirtError,
+        op: impl FnOnce(&mut T) -> VirtResult<Vec<DriverEvent>>,
+    ) -> VirtResult<Outcome<T::Record>>
+    where
+        T: Managed,
+    {
+        let cell = self.get(uuid).ok_or_else(|| missing(uuid))?;
+        let mut obj = cell.lock();
+        let events = op(&mut obj)?;
+        let gone = obj.is_gone();
+        let record = obj.record();
+        drop(obj);
+        if gone {
+            self.remove(uuid);
+            return Ok(Outcome::new(None, events));
+        }
+        Ok(Outcome::new(Some(record), events))
     }
 
     pub(crate) fn remove(&self, uuid: Uuid) {
