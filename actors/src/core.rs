@@ -278,6 +278,27 @@ impl Core {
             .ok_or_else(|| VirtError::new(ErrorCode::NoNetwork, format!("no network with matching name '{key}'")))
     }
 
+    /// `define` (`live == false`) or `create`: through the object's own actor
+    /// when it exists (so it is serialised with the object's commands), else
+    /// through the node actor, which creates it.
+    async fn new_or_existing<K: ObjectKind>(&self, def: K::Def, live: bool) -> VirtResult<Arc<K::Record>>
+    where
+        NodeActor: actix::Handler<NewObject<K>>,
+    {
+        let uuid = K::def_uuid(&def);
+        if let Some(addr) = K::addr(&self.shared, uuid) {
+            let op = K::redefine(def, live);
+            let reply = addr.send(Command(op)).await.map_err(|e| mailbox(K::NAME, uuid, e))??;
+            return K::reply_record(reply)
+                .ok_or_else(|| VirtError::internal(format!("{} {uuid} vanished while being defined", K::NAME)));
+        }
+        let msg = NewObject::<K> {
+            def: Box::new(def),
+            live,
+        };
+        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+    }
+
     // ---- domains -------------------------------------------------------
 
     /// Sends `op` to the domain's actor.
@@ -319,37 +340,13 @@ impl Core {
     /// `virDomainDefineXML`.
     pub async fn define_domain(&self, xml: &str) -> VirtResult<Arc<DomainRecord>> {
         let def = DomainDef::from_xml(xml)?;
-        self.new_or_existing_domain(def, false).await
+        self.new_or_existing::<DomainKind>(def, false).await
     }
 
     /// `virDomainCreateXML`: a transient domain, started.
     pub async fn create_domain(&self, xml: &str) -> VirtResult<Arc<DomainRecord>> {
         let def = DomainDef::from_xml(xml)?;
-        self.new_or_existing_domain(def, true).await
-    }
-
-    async fn new_or_existing_domain(&self, def: DomainDef, live: bool) -> VirtResult<Arc<DomainRecord>> {
-        let uuid = def.uuid;
-        let existing = self.shared.registry.domains.read().get(&uuid).cloned();
-        if let Some(addr) = existing {
-            let op = if live {
-                DomainOp::CreateFrom(Box::new(def))
-            } else {
-                DomainOp::Redefine(Box::new(def))
-            };
-            let reply = addr.send(Command(op)).await.map_err(|e| mailbox("domain", uuid, e))??;
-            return match reply {
-                DomainReply::Record(Some(rec)) => Ok(rec),
-                _ => Err(VirtError::internal(format!(
-                    "domain {uuid} vanished while being defined"
-                ))),
-            };
-        }
-        let msg = NewObject::<DomainKind> {
-            def: Box::new(def),
-            live,
-        };
-        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+        self.new_or_existing::<DomainKind>(def, true).await
     }
 
     // ---- pools and volumes --------------------------------------------
@@ -369,33 +366,12 @@ impl Core {
 
     pub async fn define_pool(&self, xml: &str) -> VirtResult<Arc<PoolRecord>> {
         let def = PoolDef::from_xml(xml)?;
-        self.new_or_existing_pool(def, false).await
+        self.new_or_existing::<PoolKind>(def, false).await
     }
 
     pub async fn create_pool(&self, xml: &str) -> VirtResult<Arc<PoolRecord>> {
         let def = PoolDef::from_xml(xml)?;
-        self.new_or_existing_pool(def, true).await
-    }
-
-    async fn new_or_existing_pool(&self, def: PoolDef, live: bool) -> VirtResult<Arc<PoolRecord>> {
-        let uuid = def.uuid;
-        let existing = self.shared.registry.pools.read().get(&uuid).cloned();
-        if existing.is_some() {
-            let op = if live {
-                PoolOp::CreateFrom(Box::new(def))
-            } else {
-                PoolOp::Redefine(Box::new(def))
-            };
-            return self
-                .pool_record(uuid, op)
-                .await?
-                .ok_or_else(|| VirtError::internal(format!("pool {uuid} vanished while being defined")));
-        }
-        let msg = NewObject::<PoolKind> {
-            def: Box::new(def),
-            live,
-        };
-        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+        self.new_or_existing::<PoolKind>(def, true).await
     }
 
     pub async fn create_volume(&self, pool: Uuid, xml: &str) -> VirtResult<VolumeRecord> {
@@ -416,33 +392,12 @@ impl Core {
 
     pub async fn define_network(&self, xml: &str) -> VirtResult<Arc<NetworkRecord>> {
         let def = NetworkDef::from_xml(xml)?;
-        self.new_or_existing_network(def, false).await
+        self.new_or_existing::<NetworkKind>(def, false).await
     }
 
     pub async fn create_network(&self, xml: &str) -> VirtResult<Arc<NetworkRecord>> {
         let def = NetworkDef::from_xml(xml)?;
-        self.new_or_existing_network(def, true).await
-    }
-
-    async fn new_or_existing_network(&self, def: NetworkDef, live: bool) -> VirtResult<Arc<NetworkRecord>> {
-        let uuid = def.uuid;
-        let existing = self.shared.registry.networks.read().get(&uuid).cloned();
-        if existing.is_some() {
-            let op = if live {
-                NetworkOp::CreateFrom(Box::new(def))
-            } else {
-                NetworkOp::Redefine(Box::new(def))
-            };
-            return self
-                .network(uuid, op)
-                .await?
-                .ok_or_else(|| VirtError::internal(format!("network {uuid} vanished while being defined")));
-        }
-        let msg = NewObject::<NetworkKind> {
-            def: Box::new(def),
-            live,
-        };
-        self.node.send(msg).await.map_err(|e| mailbox("node", uuid, e))?
+        self.new_or_existing::<NetworkKind>(def, true).await
     }
 }
 

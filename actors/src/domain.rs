@@ -132,6 +132,14 @@ impl ObjectKind for DomainKind {
         def.uuid
     }
 
+    fn redefine(def: DomainDef, live: bool) -> DomainOp {
+        if live {
+            DomainOp::CreateFrom(Box::new(def))
+        } else {
+            DomainOp::Redefine(Box::new(def))
+        }
+    }
+
     fn create(shared: &Shared, def: DomainDef, live: bool) -> VirtResult<Outcome<DomainRecord>> {
         if live {
             shared.conn.hypervisor.create_domain(def)

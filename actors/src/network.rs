@@ -75,6 +75,14 @@ impl ObjectKind for NetworkKind {
         def.uuid
     }
 
+    fn redefine(def: NetworkDef, live: bool) -> NetworkOp {
+        if live {
+            NetworkOp::CreateFrom(Box::new(def))
+        } else {
+            NetworkOp::Redefine(Box::new(def))
+        }
+    }
+
     fn create(shared: &Shared, def: NetworkDef, live: bool) -> VirtResult<Outcome<NetworkRecord>> {
         if live {
             shared.conn.network.create_network(def)

@@ -60,6 +60,9 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     /// The kind's XML definition.
     type Def: Send + 'static;
     fn def_uuid(def: &Self::Def) -> Uuid;
+    /// The command that re-defines (`live == false`) or creates from `def`
+    /// an object that already has an actor.
+    fn redefine(def: Self::Def, live: bool) -> Self::Op;
     /// Defines (`live == false`) or creates and starts (`live == true`) a new
     /// object through the driver.
     fn create(shared: &Shared, def: Self::Def, live: bool) -> VirtResult<virtbus_drivers::Outcome<Self::Record>>;

@@ -101,6 +101,14 @@ impl ObjectKind for PoolKind {
         def.uuid
     }
 
+    fn redefine(def: PoolDef, live: bool) -> PoolOp {
+        if live {
+            PoolOp::CreateFrom(Box::new(def))
+        } else {
+            PoolOp::Redefine(Box::new(def))
+        }
+    }
+
     fn create(shared: &Shared, def: PoolDef, live: bool) -> VirtResult<Outcome<PoolRecord>> {
         if live {
             shared.conn.storage.create_pool(def)
