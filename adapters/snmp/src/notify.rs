@@ -18,7 +18,7 @@ use async_snmp::agent::Agent;
 use async_snmp::{Oid, Value, VarBind};
 use std::sync::Arc;
 use uuid::Uuid;
-use virtbus_actors::{Core, EventBody, Received};
+use virtbus_actors::{Core, EventBody, Received, Subscription};
 use virtbus_schemas::lifecycle::DomainState;
 
 /// The notification's variable bindings (after sysUpTime and snmpTrapOID).
@@ -45,10 +45,10 @@ pub fn guest_notif_varbinds(name: &str, uuid: &Uuid, state: Option<DomainState>)
     ]
 }
 
-/// Sends notifications for bus events until the bus closes.
-pub async fn run(core: Core, agents: Vec<Arc<Agent>>, system: Arc<SystemGroup>, informs: bool) {
-    let mut subscription = core.subscribe();
-    let trap_oid = Oid::from_slice(GUEST_NOTIF);
+/// The `libvirtGuestNotif` objects for the next domain event on the bus;
+/// `None` once the bus closes. A subscriber that fell behind logs how many
+/// events `path` (which sender: native agent, AgentX) missed and goes on.
+pub(crate) async fn next_guest_notif(core: &Core, subscription: &mut Subscription, path: &str) -> Option<Vec<VarBind>> {
     loop {
         let event = match subscription.recv().await {
             Received::Event(event) => event,
@@ -56,17 +56,26 @@ pub async fn run(core: Core, agents: Vec<Arc<Agent>>, system: Arc<SystemGroup>, 
                 tracing::warn!(
                     adapter = "snmp",
                     missed = n,
+                    sender = path,
                     "snmp notifications fell behind the bus; events missed"
                 );
                 continue;
             }
-            Received::Closed => return,
+            Received::Closed => return None,
         };
         let EventBody::Domain { uuid, name, .. } = &event.body else {
             continue;
         };
         let state = core.snapshot().domains.get(uuid).map(|d| d.state.state);
-        let varbinds = guest_notif_varbinds(name, uuid, state);
+        return Some(guest_notif_varbinds(name, uuid, state));
+    }
+}
+
+/// Sends notifications for bus events until the bus closes.
+pub async fn run(core: Core, agents: Vec<Arc<Agent>>, system: Arc<SystemGroup>, informs: bool) {
+    let mut subscription = core.subscribe();
+    let trap_oid = Oid::from_slice(GUEST_NOTIF);
+    while let Some(varbinds) = next_guest_notif(&core, &mut subscription, "native agent").await {
         for agent in &agents {
             let (agent, trap_oid, varbinds, uptime) =
                 (agent.clone(), trap_oid.clone(), varbinds.clone(), system.uptime());

@@ -19,7 +19,7 @@ pub mod session;
 pub mod wire;
 
 use crate::guest_table::GuestTable;
-use crate::notify::guest_notif_varbinds;
+use crate::notify::{guest_notif_varbinds, next_guest_notif};
 use crate::oids::GUEST_NOTIF;
 use async_snmp::{Oid, Value, VarBind};
 use session::Session;
@@ -30,7 +30,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use virtbus_actors::{Core, EventBody, Received};
+use virtbus_actors::Core;
 
 /// snmpTrapOID.0 (SNMPv2-MIB), the first varbind of a Notify-PDU (§6.2.10).
 const SNMP_TRAP_OID: &[u32] = &[1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0];
@@ -153,35 +153,24 @@ pub fn notify_varbinds(
     uuid: &uuid::Uuid,
     state: Option<virtbus_schemas::lifecycle::DomainState>,
 ) -> Vec<VarBind> {
+    with_trap_oid(guest_notif_varbinds(name, uuid, state))
+}
+
+/// snmpTrapOID.0 = libvirtGuestNotif, followed by the notification's objects.
+fn with_trap_oid(objects: Vec<VarBind>) -> Vec<VarBind> {
     let mut varbinds = vec![VarBind::new(
         Oid::from_slice(SNMP_TRAP_OID),
         Value::ObjectIdentifier(Oid::from_slice(GUEST_NOTIF)),
     )];
-    varbinds.extend(guest_notif_varbinds(name, uuid, state));
+    varbinds.extend(objects);
     varbinds
 }
 
 async fn feed_notifications(core: Core, tx: mpsc::Sender<Vec<VarBind>>) {
     let mut subscription = core.subscribe();
     let mut dropped = 0u64;
-    loop {
-        let event = match subscription.recv().await {
-            Received::Event(event) => event,
-            Received::Lagged(n) => {
-                tracing::warn!(
-                    adapter = "snmp",
-                    missed = n,
-                    "snmp: agentx notifications fell behind the bus"
-                );
-                continue;
-            }
-            Received::Closed => return,
-        };
-        let EventBody::Domain { uuid, name, .. } = &event.body else {
-            continue;
-        };
-        let state = core.snapshot().domains.get(uuid).map(|d| d.state.state);
-        if tx.try_send(notify_varbinds(name, uuid, state)).is_err() {
+    while let Some(objects) = next_guest_notif(&core, &mut subscription, "agentx").await {
+        if tx.try_send(with_trap_oid(objects)).is_err() {
             dropped += 1;
             if dropped == 1 || dropped.is_multiple_of(100) {
                 tracing::warn!(
