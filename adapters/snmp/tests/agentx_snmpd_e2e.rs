@@ -1,6 +1,7 @@
 //! The AgentX subagent behind a real net-snmp `snmpd` (Debian's), started by
-//! the test as master on a private unix socket and a loopback UDP port chosen
-//! at run time, with a config the test writes (`-C` ignores the system one).
+//! the test as master on a private unix socket (or a loopback TCP port) and a
+//! loopback UDP port chosen at run time, with a config the test writes (`-C`
+//! ignores the system one).
 //! net-snmp's tools read, write and walk the libvirt table through snmpd
 //! (v2c and v3 with snmpd's own user), traps arrive at snmptrapd through
 //! snmpd, and a restarted snmpd gets the subagent back.
@@ -25,25 +26,63 @@ fn sbin(env: &str, name: &str) -> PathBuf {
     path
 }
 
+/// Where the master listens for subagents.
+enum Master {
+    Unix(PathBuf),
+    /// `tcp:127.0.0.1:PORT` (net-snmp's `agentXSocket` syntax).
+    Tcp(u16),
+}
+
+impl Master {
+    /// The address in net-snmp's (and `--snmp-agentx`'s) syntax.
+    fn addr(&self) -> String {
+        match self {
+            Master::Unix(path) => format!("unix:{}", path.display()),
+            Master::Tcp(port) => format!("tcp:127.0.0.1:{port}"),
+        }
+    }
+
+    fn ready(&self) -> bool {
+        match self {
+            Master::Unix(path) => path.exists(),
+            Master::Tcp(port) => std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok(),
+        }
+    }
+}
+
 /// A private snmpd acting as AgentX master.
 struct Snmpd {
     child: Option<Child>,
     config: PathBuf,
-    socket: PathBuf,
+    master: Master,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Snmpd {
+    /// snmpd with its AgentX socket on a private unix socket.
     fn start(trap_port: Option<u16>) -> Snmpd {
         let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agentx.sock");
+        let master = Master::Unix(dir.path().join("agentx.sock"));
+        Snmpd::start_at(dir, master, trap_port)
+    }
+
+    /// snmpd with its AgentX socket on a loopback TCP port free right now.
+    fn start_tcp() -> Snmpd {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        Snmpd::start_at(tempfile::tempdir().unwrap(), Master::Tcp(port), None)
+    }
+
+    fn start_at(dir: tempfile::TempDir, master: Master, trap_port: Option<u16>) -> Snmpd {
         let port = free_udp_port();
         let mut text = format!(
-            "master agentx\nagentXSocket unix:{}\nagentXTimeout 5\nrocommunity public 127.0.0.1\n\
+            "master agentx\nagentXSocket {}\nagentXTimeout 5\nrocommunity public 127.0.0.1\n\
              rwcommunity private 127.0.0.1\nagentaddress udp:127.0.0.1:{port}\npersistentDir {}\n\
              createUser alice SHA-256 \"alice-auth-pass\" AES \"alice-priv-pass\"\nrwuser alice priv\n",
-            socket.display(),
+            master.addr(),
             dir.path().join("persist").display()
         );
         if let Some(trap_port) = trap_port {
@@ -54,7 +93,7 @@ impl Snmpd {
         let mut snmpd = Snmpd {
             child: None,
             config,
-            socket,
+            master,
             port,
             _dir: dir,
         };
@@ -73,10 +112,11 @@ impl Snmpd {
             .expect("snmpd starts");
         self.child = Some(child);
         let started = Instant::now();
-        while !self.socket.exists() {
+        while !self.master.ready() {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
-                "snmpd made no agentx socket"
+                "snmpd opened no agentx socket at {}",
+                self.master.addr()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -87,7 +127,9 @@ impl Snmpd {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_file(&self.socket);
+        if let Master::Unix(path) = &self.master {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn target(&self) -> String {
@@ -137,7 +179,7 @@ impl Drop for Snmpd {
 
 /// virtbus with only the subagent (no native UDP agent).
 fn subagent(snmpd: &Snmpd) -> Agent {
-    let master = format!("unix:{}", snmpd.socket.display());
+    let master = snmpd.master.addr();
     let mut agent = Agent::start_with(&[], &["--snmp-listen", "off", "--snmp-agentx", &master], None);
     wait_registered(&mut agent, 1);
     agent
@@ -380,4 +422,31 @@ fn subagent_reregisters_after_snmpd_restart() {
     // And a SET after the restart still reaches the core.
     snmpd.v2c("snmpset", "private", &[&state_oid(ALPHA), "i", "3"]);
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
+}
+
+#[test]
+fn subagent_over_tcp_master_walks_and_sets() {
+    let mut snmpd = Snmpd::start_tcp();
+    let mut agent = subagent(&snmpd);
+    assert!(
+        agent.log_lines.iter().any(|l| l.contains("master at tcp:127.0.0.1:")),
+        "{:#?}",
+        agent.log_lines
+    );
+    // The same table as through the unix socket: 3 guests × 7 columns.
+    let walk = table_lines(&snmpd.v2c("snmpwalk", "public", &[".1.3.6.1.4.1.36957"]));
+    assert_eq!(walk.len(), 21, "{walk:#?}");
+    assert!(walk[1].contains("\"alpha\""), "{walk:#?}");
+    let bulk = table_lines(&snmpd.v2c("snmpbulkwalk", "public", &["-Cr10", &format!("{ENTRY}.2")]));
+    assert_eq!(bulk, walk[..3].to_vec());
+    snmpd.v2c("snmpset", "private", &[&state_oid(ALPHA), "i", "3"]);
+    assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
+    // A TCP master that restarts gets the subagent back too.
+    snmpd.stop();
+    snmpd.spawn();
+    wait_registered(&mut agent, 2);
+    assert_eq!(
+        value_of(snmpd.v2c("snmpget", "public", &[&state_oid(ALPHA)]).trim()),
+        "INTEGER: 3"
+    );
 }
