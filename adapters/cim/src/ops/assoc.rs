@@ -16,15 +16,93 @@ pub enum Kind {
     ReferenceNames,
 }
 
+/// What an association query found: the association instances that
+/// qualify and the distinct far ends, from one snapshot.
+pub struct Found {
+    pub snap: std::sync::Arc<virtbus_actors::Snapshot>,
+    pub refs: Vec<Instance>,
+    pub targets: Vec<ObjectPath>,
+    pub props: Option<Vec<String>>,
+}
+
+impl Found {
+    /// The far-end instances (Associators), each with its path.
+    pub fn target_instances(&self, engine: &Engine, ns: &str) -> Vec<(ObjectPath, Instance)> {
+        self.targets
+            .iter()
+            .filter_map(|path| {
+                let target_ns = path.namespace.clone().unwrap_or_else(|| ns.to_string());
+                let mut target_ctx = engine.ctx(&self.snap, &target_ns);
+                target_ctx.guest = model::guest_of(path);
+                model::get_instance(&engine.schema, &target_ctx, path).map(|inst| (path.clone(), inst))
+            })
+            .collect()
+    }
+}
+
 pub fn associators(engine: &Engine, ns: &str, params: Params<'_>, kind: Kind) -> Result<String, CimError> {
-    let mut source = match params.get("ObjectName") {
+    let references = matches!(kind, Kind::References | Kind::ReferenceNames);
+    let found = find(engine, ns, params, "ObjectName", references)?;
+    let Found {
+        refs, targets, props, ..
+    } = &found;
+    let props = props.clone();
+    let mut out = String::from("<IRETURNVALUE>");
+    match kind {
+        Kind::ReferenceNames => {
+            for inst in refs {
+                out.push_str("<OBJECTPATH>");
+                write::instance_path(&mut out, &path_of(&engine.schema, ns, inst), &engine.host);
+                out.push_str("</OBJECTPATH>");
+            }
+        }
+        Kind::References => {
+            for inst in refs {
+                out.push_str("<VALUE.OBJECTWITHPATH>");
+                write::instance_path(&mut out, &path_of(&engine.schema, ns, inst), &engine.host);
+                write::instance(&mut out, inst, props.as_deref(), &engine.host);
+                out.push_str("</VALUE.OBJECTWITHPATH>");
+            }
+        }
+        Kind::AssociatorNames => {
+            for path in targets {
+                out.push_str("<OBJECTPATH>");
+                write::instance_path(&mut out, path, &engine.host);
+                out.push_str("</OBJECTPATH>");
+            }
+        }
+        Kind::Associators => {
+            for (path, inst) in found.target_instances(engine, ns) {
+                out.push_str("<VALUE.OBJECTWITHPATH>");
+                write::instance_path(&mut out, &path, &engine.host);
+                write::instance(&mut out, &inst, props.as_deref(), &engine.host);
+                out.push_str("</VALUE.OBJECTWITHPATH>");
+            }
+        }
+    }
+    out.push_str("</IRETURNVALUE>");
+    Ok(out)
+}
+
+/// Runs an association query: `source_param` names the source instance
+/// (`ObjectName` for the classic operations, `InstanceName` for the pull
+/// ones); `references` selects the References filters (ResultClass names
+/// the association class, no AssocClass or ResultRole, DSP0200 §5.3.2.13).
+pub fn find(
+    engine: &Engine,
+    ns: &str,
+    params: Params<'_>,
+    source_param: &str,
+    references: bool,
+) -> Result<Found, CimError> {
+    let mut source = match params.get(source_param) {
         Some(crate::xml::request::Param::ClassName(_)) => {
             return Err(CimError::new(
                 CimStatus::NotSupported,
                 "class-level association operations are not supported",
             ))
         }
-        _ => params.instance_name("ObjectName")?,
+        _ => params.instance_name(source_param)?,
     };
     source.namespace = Some(ns.to_string());
     check_path(engine, ns, &source)?;
@@ -40,9 +118,6 @@ pub fn associators(engine: &Engine, ns: &str, params: Params<'_>, kind: Kind) ->
         }
         Ok(value)
     };
-    let references = matches!(kind, Kind::References | Kind::ReferenceNames);
-    // For References/ReferenceNames, ResultClass names the association class
-    // (DSP0200 §5.3.2.13) and there is no AssocClass or ResultRole.
     let (assoc_class, result_class) = if references {
         (filter_class("ResultClass")?, None)
     } else {
@@ -111,45 +186,11 @@ pub fn associators(engine: &Engine, ns: &str, params: Params<'_>, kind: Kind) ->
             }
         }
     }
-
-    let mut out = String::from("<IRETURNVALUE>");
-    match kind {
-        Kind::ReferenceNames => {
-            for inst in &refs {
-                out.push_str("<OBJECTPATH>");
-                write::instance_path(&mut out, &path_of(&engine.schema, ns, inst), &engine.host);
-                out.push_str("</OBJECTPATH>");
-            }
-        }
-        Kind::References => {
-            for inst in &refs {
-                out.push_str("<VALUE.OBJECTWITHPATH>");
-                write::instance_path(&mut out, &path_of(&engine.schema, ns, inst), &engine.host);
-                write::instance(&mut out, inst, props.as_deref(), &engine.host);
-                out.push_str("</VALUE.OBJECTWITHPATH>");
-            }
-        }
-        Kind::AssociatorNames => {
-            for path in &targets {
-                out.push_str("<OBJECTPATH>");
-                write::instance_path(&mut out, path, &engine.host);
-                out.push_str("</OBJECTPATH>");
-            }
-        }
-        Kind::Associators => {
-            for path in &targets {
-                let target_ns = path.namespace.clone().unwrap_or_else(|| ns.to_string());
-                let mut target_ctx = engine.ctx(&snap, &target_ns);
-                target_ctx.guest = model::guest_of(path);
-                if let Some(inst) = model::get_instance(&engine.schema, &target_ctx, path) {
-                    out.push_str("<VALUE.OBJECTWITHPATH>");
-                    write::instance_path(&mut out, path, &engine.host);
-                    write::instance(&mut out, &inst, props.as_deref(), &engine.host);
-                    out.push_str("</VALUE.OBJECTWITHPATH>");
-                }
-            }
-        }
-    }
-    out.push_str("</IRETURNVALUE>");
-    Ok(out)
+    drop(ctx);
+    Ok(Found {
+        snap,
+        refs,
+        targets,
+        props,
+    })
 }

@@ -2,7 +2,8 @@
 //! and KVM_VirtualSystemManagementService.DefineSystem/DestroySystem.
 //!
 //! RequestStateChange follows libvirt-cim: 2 starts a shut-off guest or
-//! resumes a paused one, 3 destroys, 4 shuts down, 9 pauses, 10 reboots;
+//! resumes a paused one, 3 destroys, 4 shuts down, 9 pauses, 10 reboots,
+//! 11 resets;
 //! a state the guest cannot leave that way is CIM_ERR_FAILED "invalid state
 //! transition"; other values are CIM_ERR_NOT_SUPPORTED.
 
@@ -127,7 +128,11 @@ pub fn state_change_op(requested: u16, state: DomainState) -> Result<DomainOp, C
             S::Running | S::Blocked | S::Paused => Ok(DomainOp::Reboot),
             _ => Err(not_running()),
         },
-        // TODO(issue 6): 11 (reset) needs a DomainOp::Reset in the core.
+        // libvirt-cim resets running, blocked and paused guests (virDomainReset).
+        11 => match state {
+            S::Running | S::Blocked | S::Paused => Ok(DomainOp::Reset),
+            _ => Err(not_running()),
+        },
         other => Err(CimError::new(
             CimStatus::NotSupported,
             format!("RequestedState {other} is not supported"),

@@ -94,6 +94,10 @@ impl Engine {
             "OpenEnumerateInstancePaths" => pull::open(self, ns, params, true),
             "PullInstancesWithPath" => pull::pull(self, params, false),
             "PullInstancePaths" => pull::pull(self, params, true),
+            "OpenAssociatorInstances" => pull::open_assoc(self, ns, params, false, false),
+            "OpenAssociatorInstancePaths" => pull::open_assoc(self, ns, params, false, true),
+            "OpenReferenceInstances" => pull::open_assoc(self, ns, params, true, false),
+            "OpenReferenceInstancePaths" => pull::open_assoc(self, ns, params, true, true),
             "CloseEnumeration" => pull::close(self, params),
             "ExecQuery" | "OpenQueryInstances" => Err(CimError::new(
                 CimStatus::QueryLanguageNotSupported,
@@ -111,10 +115,7 @@ impl Engine {
             | "SetQualifier"
             | "DeleteQualifier"
             | "EnumerateQualifiers"
-            | "OpenAssociatorInstances"
-            | "OpenAssociatorInstancePaths"
-            | "OpenReferenceInstances"
-            | "OpenReferenceInstancePaths"
+            // EnumerationCount is optional (DSP0200 §5.3.2.29); pywbem does not call it.
             | "EnumerationCount" => Err(CimError::new(
                 CimStatus::NotSupported,
                 format!("operation {name} is not supported by this server"),

@@ -1,15 +1,17 @@
 //! Pull enumeration (DSP0200 §5.3.2.23ff): OpenEnumerateInstances,
-//! OpenEnumerateInstancePaths, PullInstancesWithPath, PullInstancePaths and
-//! CloseEnumeration.
+//! OpenEnumerateInstancePaths, OpenAssociatorInstances(Paths),
+//! OpenReferenceInstances(Paths), PullInstancesWithPath, PullInstancePaths
+//! and CloseEnumeration.
 //!
-//! A context keeps the snapshot it started from and a cursor (class index,
-//! last guest UUID), not the instances: guest-scoped classes are produced
-//! one guest at a time, so memory stays flat in the number of guests.
+//! An enumeration context keeps the snapshot it started from and a cursor
+//! (class index, last guest UUID), not the instances: guest-scoped classes
+//! are produced one guest at a time, so memory stays flat in the number of
+//! guests. Association contexts hold their (small, one-object) result.
 
-use super::{Engine, Params};
+use super::{assoc, Engine, Params};
 use crate::error::{CimError, CimStatus};
 use crate::model::{self, path_of};
-use crate::value::Instance;
+use crate::value::{Instance, ObjectPath};
 use crate::xml::write::{self, esc};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
@@ -65,7 +67,7 @@ struct EnumContext {
     class_idx: usize,
     /// Last guest produced for the current class.
     last_guest: Option<Uuid>,
-    pending: VecDeque<Instance>,
+    pending: VecDeque<(ObjectPath, Instance)>,
     props: Option<Vec<String>>,
     paths_only: bool,
     timeout: Duration,
@@ -81,7 +83,7 @@ pub struct Contexts {
 
 impl EnumContext {
     /// Moves up to `max` instances out of the enumeration.
-    fn take(&mut self, engine: &Engine, max: usize) -> Vec<Instance> {
+    fn take(&mut self, engine: &Engine, max: usize) -> Vec<(ObjectPath, Instance)> {
         let mut out = Vec::new();
         while out.len() < max {
             if let Some(inst) = self.pending.pop_front() {
@@ -105,7 +107,8 @@ impl EnumContext {
                     Some((uuid, dom)) => {
                         self.last_guest = Some(*uuid);
                         ctx.guest = Some(dom.def.name.clone());
-                        self.pending.extend(model::instances(&ctx, class));
+                        let found = model::instances(&ctx, class);
+                        self.queue(engine, found);
                     }
                     None => {
                         self.class_idx += 1;
@@ -113,11 +116,19 @@ impl EnumContext {
                     }
                 }
             } else {
-                self.pending.extend(model::instances(&ctx, class));
+                let found = model::instances(&ctx, class);
+                self.queue(engine, found);
                 self.class_idx += 1;
             }
         }
         out
+    }
+
+    fn queue(&mut self, engine: &Engine, found: Vec<Instance>) {
+        for inst in found {
+            let path = path_of(&engine.schema, &self.namespace, &inst);
+            self.pending.push_back((path, inst));
+        }
     }
 
     fn finished(&self) -> bool {
@@ -139,13 +150,12 @@ fn max_count(params: Params<'_>) -> Result<usize, CimError> {
 fn respond(engine: &Engine, ctx: &mut EnumContext, id: &str, max: usize) -> (String, bool) {
     let items = ctx.take(engine, max);
     let mut out = String::from("<IRETURNVALUE>");
-    for inst in &items {
-        let path = path_of(&engine.schema, &ctx.namespace, inst);
+    for (path, inst) in &items {
         if ctx.paths_only {
-            write::instance_path(&mut out, &path, &engine.host);
+            write::instance_path(&mut out, path, &engine.host);
         } else {
             out.push_str("<VALUE.INSTANCEWITHPATH>");
-            write::instance_path(&mut out, &path, &engine.host);
+            write::instance_path(&mut out, path, &engine.host);
             write::instance(&mut out, inst, ctx.props.as_deref(), &engine.host);
             out.push_str("</VALUE.INSTANCEWITHPATH>");
         }
@@ -162,14 +172,13 @@ fn respond(engine: &Engine, ctx: &mut EnumContext, id: &str, max: usize) -> (Str
     (out, done)
 }
 
-pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
-    let class = params.required_class("ClassName")?;
-    let def = engine.schema.get(ns, &class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{class}' does not exist in {ns}"),
-        )
-    })?;
+/// The Open* parameters every pull operation shares.
+struct OpenParams {
+    timeout: Duration,
+    max: usize,
+}
+
+fn open_params(params: Params<'_>) -> Result<OpenParams, CimError> {
     if params.string("FilterQuery")?.is_some() || params.string("FilterQueryLanguage")?.is_some() {
         return Err(CimError::new(
             CimStatus::QueryLanguageNotSupported,
@@ -189,9 +198,23 @@ pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> 
             format!("OperationTimeout {timeout} is above {MAX_TIMEOUT} seconds"),
         ));
     }
-    let timeout = Duration::from_secs(timeout.max(1));
-    let max = max_count(params)?;
-    let mut ctx = EnumContext {
+    Ok(OpenParams {
+        timeout: Duration::from_secs(timeout.max(1)),
+        max: max_count(params)?,
+    })
+}
+
+/// OpenEnumerateInstances / OpenEnumerateInstancePaths.
+pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
+    let class = params.required_class("ClassName")?;
+    let def = engine.schema.get(ns, &class).ok_or_else(|| {
+        CimError::new(
+            CimStatus::InvalidClass,
+            format!("class '{class}' does not exist in {ns}"),
+        )
+    })?;
+    let open = open_params(params)?;
+    let ctx = EnumContext {
         snap: engine.core.snapshot(),
         namespace: ns.to_string(),
         classes: model::concrete_below(&engine.schema, ns, def.name),
@@ -200,9 +223,49 @@ pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> 
         pending: VecDeque::new(),
         props: if paths_only { None } else { params.property_list()? },
         paths_only,
-        timeout,
-        expires: Instant::now() + timeout,
+        timeout: open.timeout,
+        expires: Instant::now() + open.timeout,
     };
+    start(engine, ctx, open.max)
+}
+
+/// OpenAssociatorInstances(Paths) and OpenReferenceInstances(Paths): the
+/// result of one object's association query, served in pages.
+pub fn open_assoc(
+    engine: &Engine,
+    ns: &str,
+    params: Params<'_>,
+    references: bool,
+    paths_only: bool,
+) -> Result<String, CimError> {
+    let open = open_params(params)?;
+    let found = assoc::find(engine, ns, params, "InstanceName", references)?;
+    let pending: VecDeque<(ObjectPath, Instance)> = if references {
+        found
+            .refs
+            .iter()
+            .map(|inst| (path_of(&engine.schema, ns, inst), inst.clone()))
+            .collect()
+    } else {
+        found.target_instances(engine, ns).into()
+    };
+    let ctx = EnumContext {
+        snap: found.snap.clone(),
+        namespace: ns.to_string(),
+        classes: Vec::new(),
+        class_idx: 0,
+        last_guest: None,
+        pending,
+        props: if paths_only { None } else { found.props.clone() },
+        paths_only,
+        timeout: open.timeout,
+        expires: Instant::now() + open.timeout,
+    };
+    start(engine, ctx, open.max)
+}
+
+/// Answers the first page and keeps the context when more remains.
+fn start(engine: &Engine, mut ctx: EnumContext, max: usize) -> Result<String, CimError> {
     let contexts = &engine.contexts;
     let id = format!("virtbus-{}", contexts.next.fetch_add(1, Ordering::Relaxed) + 1);
     let (out, done) = respond(engine, &mut ctx, &id, max);

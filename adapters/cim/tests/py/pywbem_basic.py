@@ -2,6 +2,7 @@
 GetInstance, associations and pull (Iter*) operations. Exits non-zero with a
 message on the first mismatch."""
 import sys
+import time
 
 import pywbem
 
@@ -91,6 +92,42 @@ try:
     check(False, "pull after close succeeded")
 except pywbem.CIMError as e:
     check(e.status_code == pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT, f"pull after close {e.status_code}")
+
+# Pull association operations (pywbem forced to pull, no fallback).
+pull = pywbem.WBEMConnection(url, default_namespace="root/virt", timeout=30, use_pull_operations=True)
+pulled = list(pull.IterAssociatorInstances(cs.path, AssocClass="KVM_SystemDevice", MaxObjectCount=1))
+check(sorted(str(p.path) for p in pulled) == sorted(str(d) for d in devices), f"pulled associators {pulled}")
+check(all(p["SystemName"] == "test" for p in pulled), "pulled associator instances")
+pulled = list(pull.IterAssociatorInstancePaths(vssd[0].path, AssocClass="KVM_VirtualSystemSettingDataComponent",
+                                               MaxObjectCount=2))
+check(sorted(p["InstanceID"] for p in pulled) == ids, f"pulled associator paths {pulled}")
+pulled = list(pull.IterReferenceInstances(cs.path, ResultClass="KVM_HostedDependency", MaxObjectCount=1))
+check(len(pulled) == 1 and pulled[0]["Antecedent"].classname == "KVM_HostSystem", f"pulled refs {pulled}")
+pulled = list(pull.IterReferenceInstancePaths(cs.path, ResultClass="KVM_SystemDevice", MaxObjectCount=3))
+check(len(pulled) == len(devices) and all(p.classname == "KVM_SystemDevice" for p in pulled), "pulled ref paths")
+result = pull.OpenReferenceInstancePaths(cs.path, MaxObjectCount=0)
+check(not result.eos and result.paths == [], "open with MaxObjectCount 0 returns a context")
+more = pull.PullInstancePaths(result.context, MaxObjectCount=1000)
+check(more.eos and len(more.paths) >= len(devices), "pull to the end")
+try:
+    pull.PullInstancePaths(result.context, MaxObjectCount=1)
+    check(False, "pull after the end succeeded")
+except pywbem.CIMError as e:
+    check(e.status_code == pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT, f"pull after end {e.status_code}")
+# A context left alone past its OperationTimeout is gone.
+result = pull.OpenEnumerateInstances("CIM_LogicalDevice", MaxObjectCount=1, OperationTimeout=1)
+check(not result.eos, "timeout context open")
+time.sleep(2.5)
+try:
+    pull.PullInstancesWithPath(result.context, MaxObjectCount=1)
+    check(False, "pull after timeout succeeded")
+except pywbem.CIMError as e:
+    check(e.status_code == pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT, f"pull after timeout {e.status_code}")
+try:
+    pull.OpenEnumerateInstances("KVM_ComputerSystem", FilterQueryLanguage="DMTF:FQL", FilterQuery="Name = 'x'")
+    check(False, "filtered open succeeded")
+except pywbem.CIMError as e:
+    check(e.status_code == pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED, f"filtered open {e.status_code}")
 
 # Classes.
 cls = conn.GetClass("KVM_ComputerSystem", LocalOnly=False)

@@ -1,0 +1,181 @@
+//! The CIM adapter through the real `virtbus serve` binary, driven by the
+//! real clients (pywbem, pywbemcli, sblim wbemcli): the substance of
+//! libvirt-cim's cimtest groups, and a change through CIM visible to
+//! `virtbus ctl` and back.
+
+mod common;
+
+use common::Agent;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Starts an agent with CIM on a loopback port chosen by the kernel and
+/// returns it with the CIM address from its log line.
+fn start_agent(dir: &std::path::Path) -> (Agent, String) {
+    let mut agent = Agent::start(dir, &["--snmp-listen", "off", "--cim-listen", "127.0.0.1:0"], &[]);
+    let addr = agent
+        .drain_logs()
+        .iter()
+        .find_map(|line| {
+            let rest = line.split("cim: listening on http://").nth(1)?;
+            Some(rest.split("/cimom").next()?.to_string())
+        })
+        .unwrap_or_else(|| panic!("no cim listening line in {:?}", agent.log_lines));
+    (agent, addr)
+}
+
+fn python() -> String {
+    match std::env::var("VIRTBUS_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => panic!("VIRTBUS_TEST_PYTHON is not set: run scripts/test (it installs pywbem in a venv and exports it)"),
+    }
+}
+
+/// A client tool: from the pywbem venv when it is there, else from PATH.
+fn tool(name: &str) -> String {
+    if let Ok(py) = std::env::var("VIRTBUS_TEST_PYTHON") {
+        let candidate = PathBuf::from(py).with_file_name(name);
+        if candidate.exists() {
+            return candidate.display().to_string();
+        }
+    }
+    name.to_string()
+}
+
+fn run(cmd: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} runs (run scripts/test to install the CIM clients): {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Guest names from `virtbus ctl list --all` (the table's second column).
+fn listed_names(agent: &Agent) -> Vec<String> {
+    agent
+        .ok(&["-q", "list", "--all"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn cimtest_groups_through_pywbem() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, addr) = start_agent(dir.path());
+    // A second, shut-off guest so the enumeration has more than the default one.
+    let xml = dir.path().join("off.xml");
+    std::fs::write(
+        &xml,
+        "<domain type='test'><name>off</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>",
+    )
+    .unwrap();
+    agent.ok(&["define", xml.to_str().unwrap()]);
+    let names = listed_names(&agent);
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters/cim/tests/py/cimtest_groups.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args([format!("http://{addr}"), "cimguest".into(), names.join(",")])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "cimtest_groups.py failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // DestroySystem went through the core: ctl no longer knows the guest.
+    assert_eq!(listed_names(&agent), names);
+    assert!(agent.fails(&["dominfo", "cimguest"]).contains("cimguest"));
+}
+
+#[test]
+fn changes_through_cim_and_ctl_are_seen_by_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, addr) = start_agent(dir.path());
+    let wbemcli = tool("wbemcli");
+    let cs =
+        format!("http://{addr}/root/virt:KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"test\"");
+
+    // wbemcli: pause through CIM, ctl sees it.
+    let (ok, stdout, stderr) = run(&wbemcli, &["cm", &cs, "RequestStateChange.RequestedState=9"]);
+    assert!(ok, "wbemcli cm failed: {stdout} {stderr}");
+    assert_eq!(agent.ok(&["domstate", "test"]), "paused\n\n");
+
+    // ctl resumes, CIM sees it (EnabledState 2, RequestedState still 9).
+    agent.ok(&["resume", "test"]);
+    let (ok, stdout, stderr) = run(&wbemcli, &["gi", &cs]);
+    assert!(ok, "wbemcli gi failed: {stderr}");
+    assert!(
+        stdout.contains("EnabledState=2") && stdout.contains("RequestedState=9"),
+        "{stdout}"
+    );
+
+    // pywbemcli: reset (11) of the running guest, then destroy (3).
+    let cli = tool("pywbemcli");
+    let url = format!("http://{addr}");
+    let path = "KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"test\"";
+    for (value, state) in [("11", "running\n\n"), ("3", "shut off\n\n")] {
+        let arg = format!("RequestedState={value}");
+        let (ok, stdout, stderr) = run(
+            &cli,
+            &[
+                "-s",
+                &url,
+                "-d",
+                "root/virt",
+                "instance",
+                "invokemethod",
+                path,
+                "RequestStateChange",
+                "-p",
+                &arg,
+            ],
+        );
+        assert!(ok, "pywbemcli RequestStateChange({value}) failed: {stdout} {stderr}");
+        assert!(stdout.contains("ReturnValue=0"), "{stdout}");
+        assert_eq!(agent.ok(&["domstate", "test"]), state);
+    }
+    // A destroyed guest cannot be reset: CIM_ERR_FAILED, as libvirt-cim says.
+    let (ok, _, stderr) = run(
+        &cli,
+        &[
+            "-s",
+            &url,
+            "-d",
+            "root/virt",
+            "instance",
+            "invokemethod",
+            path,
+            "RequestStateChange",
+            "-p",
+            "RequestedState=11",
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("CIM_ERR_FAILED") && stderr.contains("not running"),
+        "{stderr}"
+    );
+
+    // wbemcli ein lists what ctl lists.
+    let (ok, stdout, stderr) = run(
+        &wbemcli,
+        &["ein", &format!("http://{addr}/root/virt:KVM_ComputerSystem")],
+    );
+    assert!(ok, "wbemcli ein failed: {stderr}");
+    let mut cim_names: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.split(",Name=\"").nth(1).map(|r| r.trim_end_matches('"').to_string()))
+        .collect();
+    cim_names.sort();
+    assert_eq!(cim_names, listed_names(&agent));
+
+    let status = agent.terminate();
+    assert!(status.success(), "agent exit status {status}");
+}
