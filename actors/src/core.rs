@@ -382,6 +382,18 @@ impl Core {
         }
     }
 
+    /// Grows volume `name` of `pool` to `capacity_bytes`.
+    pub async fn resize_volume(&self, pool: Uuid, name: &str, capacity_bytes: u64) -> VirtResult<VolumeRecord> {
+        let op = PoolOp::ResizeVolume {
+            name: name.to_string(),
+            capacity_bytes,
+        };
+        match self.pool(pool, op).await? {
+            PoolReply::Volume(vol) => Ok(*vol),
+            PoolReply::Record(_) => Err(VirtError::internal("pool actor resized no volume")),
+        }
+    }
+
     // ---- networks ------------------------------------------------------
 
     pub async fn network(&self, uuid: Uuid, op: NetworkOp) -> VirtResult<Option<Arc<NetworkRecord>>> {

@@ -24,6 +24,11 @@ pub enum PoolOp {
     CreateFrom(Box<PoolDef>),
     CreateVolume(Box<VolumeDef>),
     DeleteVolume(String),
+    /// Grow volume `name` to `capacity_bytes` (`virStorageVolResize`).
+    ResizeVolume {
+        name: String,
+        capacity_bytes: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -61,6 +66,11 @@ impl ObjectKind for PoolKind {
                 outcome
             }
             PoolOp::DeleteVolume(name) => storage.delete_volume(uuid, &name)?,
+            PoolOp::ResizeVolume { name, capacity_bytes } => {
+                let (vol, outcome) = storage.resize_volume(uuid, &name, capacity_bytes)?;
+                volume = Some(vol);
+                outcome
+            }
         };
         if let Some(store) = &shared.store {
             match &outcome.record {

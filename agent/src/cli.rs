@@ -175,6 +175,14 @@ pub enum CtlCommand {
         #[arg(long)]
         pool: Option<String>,
     },
+    /// Grow a volume to a new capacity (default unit bytes; e.g. 2G); by name
+    /// with --pool, else by path or key. Shrinking is refused.
+    VolResize {
+        vol: String,
+        capacity: String,
+        #[arg(long)]
+        pool: Option<String>,
+    },
     /// List networks (active ones; --all for every network).
     NetList {
         #[arg(long)]

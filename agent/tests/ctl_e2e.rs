@@ -131,6 +131,13 @@ fn lifecycle_commands_print_virsh_messages_and_emit_events() {
     assert!(agent
         .ok(&["vol-dumpxml", "--pool", "default-pool", "disk1.img"])
         .contains("<name>disk1.img</name>"));
+    // libvirt's test driver has no virStorageVolResize: NO_SUPPORT, as there.
+    let err = agent.fails(&["vol-resize", "--pool", "default-pool", "disk1.img", "2G"]);
+    assert!(
+        err.contains("Failed to change size of volume 'disk1.img' to 2G")
+            && err.contains("not supported by the connection driver: virStorageVolResize"),
+        "{err}"
+    );
     assert!(agent
         .ok(&["pool-info", "default-pool"])
         .contains("Allocation:     1.00 GiB\n"));

@@ -58,6 +58,19 @@ pub trait StorageDriver: Send + Sync {
     fn refresh_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
     fn create_volume(&self, pool: Uuid, def: VolumeDef) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)>;
     fn delete_volume(&self, pool: Uuid, name: &str) -> VirtResult<Outcome<PoolRecord>>;
+    /// `virStorageVolResize` without flags: grows volume `name` of `pool` to
+    /// `capacity_bytes` (shrinking is INVALID_ARG). Drivers without it answer
+    /// NO_SUPPORT, as libvirt's test driver does.
+    fn resize_volume(
+        &self,
+        pool: Uuid,
+        name: &str,
+        capacity_bytes: u64,
+    ) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)> {
+        // libvirt's virReportUnsupportedError names only the API.
+        let _ = (pool, name, capacity_bytes);
+        Err(virtbus_schemas::VirtError::no_support("virStorageVolResize"))
+    }
 }
 
 /// Virtual networks: `virNetworkDriver`.

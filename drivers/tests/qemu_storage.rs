@@ -92,8 +92,19 @@ fn dir_pool_lifecycle_and_volumes_through_qemu_img() {
         .expect_err("format");
     assert_eq!(err.code, ErrorCode::NoSupport);
 
-    let grown = driver.resize_volume(uuid, "top.qcow2", 16 << 20).expect("resize");
+    let (grown, out) = driver.resize_volume(uuid, "top.qcow2", 16 << 20).expect("resize");
     assert_eq!(grown.def.capacity_bytes, 16 << 20);
+    let pool_vol = out
+        .record
+        .expect("pool")
+        .volumes
+        .into_iter()
+        .find(|v| v.def.name == "top.qcow2");
+    assert_eq!(
+        pool_vol.map(|v| v.def.capacity_bytes),
+        Some(16 << 20),
+        "the pool shows the new size"
+    );
     let err = driver.resize_volume(uuid, "top.qcow2", 1 << 20).expect_err("shrink");
     assert_eq!(err.code, ErrorCode::InvalidArg);
 

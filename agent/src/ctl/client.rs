@@ -172,6 +172,11 @@ fn to_request(command: &CtlCommand) -> Result<Request, CtlError> {
         },
         C::VolDumpxml { vol, pool } => Request::VolDumpxml { pool, vol },
         C::VolDelete { vol, pool } => Request::VolDelete { pool, vol },
+        C::VolResize { vol, capacity, pool } => Request::VolResize {
+            pool,
+            vol,
+            capacity_bytes: parse_size(&capacity, "bytes")?,
+        },
         C::NetList { all } => Request::NetList { all },
         C::NetInfo { network } => Request::NetInfo { network },
         C::NetDefine { file } => Request::NetDefine { xml: read_file(&file)? },
@@ -226,6 +231,9 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::VolList { .. } => format::vol_list(data, quiet),
         C::VolCreateAs { name: vol, .. } => message(format!("Vol {vol} created")),
         C::VolDelete { vol, .. } => message(format!("Vol {vol} deleted")),
+        C::VolResize { vol, capacity, .. } => {
+            message(format!("Size of volume '{vol}' successfully changed to {capacity}"))
+        }
         C::NetList { .. } => format::net_list(data, quiet),
         C::NetInfo { .. } => format::net_info(data),
         C::NetDefine { file } => message(format!("Network {} defined from {}", name(data), file.display())),
@@ -290,6 +298,7 @@ fn failure(command: &CtlCommand, err: &WireError) -> Vec<String> {
         C::PoolUndefine { pool } => Some(format!("Failed to undefine pool {pool}")),
         C::VolCreateAs { name, .. } => Some(format!("Failed to create vol {name}")),
         C::VolDelete { vol, .. } => Some(format!("Failed to delete vol {vol}")),
+        C::VolResize { vol, capacity, .. } => Some(format!("Failed to change size of volume '{vol}' to {capacity}")),
         C::NetDefine { file } => Some(format!("Failed to define network from {}", file.display())),
         C::NetCreate { file } => Some(format!("Failed to create network from {}", file.display())),
         C::NetStart { network } => Some(format!("Failed to start network {network}")),

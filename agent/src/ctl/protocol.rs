@@ -134,6 +134,12 @@ pub enum Request {
         pool: Option<String>,
         vol: String,
     },
+    VolResize {
+        #[serde(default)]
+        pool: Option<String>,
+        vol: String,
+        capacity_bytes: u64,
+    },
     NetList {
         #[serde(default)]
         all: bool,

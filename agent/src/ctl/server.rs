@@ -235,6 +235,17 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
                 .await?;
             Ok(json!({ "name": found.def.name }))
         }
+        Request::VolResize {
+            pool,
+            vol,
+            capacity_bytes,
+        } => {
+            let (pool, found) = find_volume(core, pool.as_deref(), &vol)?;
+            let vol = core
+                .resize_volume(pool.def.uuid, &found.def.name, capacity_bytes)
+                .await?;
+            Ok(json!({ "name": vol.def.name, "pool": vol.pool, "capacity_bytes": vol.def.capacity_bytes }))
+        }
         Request::NetList { all } => {
             let snap = core.snapshot();
             let mut nets: Vec<&Arc<NetworkRecord>> = snap.networks.values().filter(|n| all || n.active).collect();

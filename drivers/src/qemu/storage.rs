@@ -389,14 +389,16 @@ impl StorageDriver for QemuDriver {
             Ok(Vec::new())
         })
     }
-}
 
-impl QemuDriver {
-    /// `virStorageVolResize` (grow only, like libvirt without the shrink
-    /// flag). Not in [`StorageDriver`] yet; the core needs a resize command.
-    pub fn resize_volume(&self, pool: Uuid, name: &str, capacity_bytes: u64) -> VirtResult<VolumeRecord> {
+    /// `virStorageVolResize` without flags: grow only (`qemu-img resize`).
+    fn resize_volume(
+        &self,
+        pool: Uuid,
+        name: &str,
+        capacity_bytes: u64,
+    ) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)> {
         let mut result = None;
-        self.inner.with_pool(pool, |obj| {
+        let outcome = self.inner.with_pool(pool, |obj| {
             obj.require_active()?;
             check_volume_name(name)?;
             let idx = obj.volumes.iter().position(|v| v.name == name).ok_or_else(|| {
@@ -432,6 +434,7 @@ impl QemuDriver {
             });
             Ok(Vec::new())
         })?;
-        result.ok_or_else(|| VirtError::internal("volume resize reported no volume"))
+        let vol = result.ok_or_else(|| VirtError::internal("volume resize reported no volume"))?;
+        Ok((vol, outcome))
     }
 }
