@@ -411,3 +411,151 @@ fn shutdown_of_a_guest_that_ignores_it_falls_back_to_destroy_when_configured() {
     );
     assert!(!qemu_running_for(uuid));
 }
+
+/// Destroys a guest when dropped, so a failed assertion leaves no qemu.
+struct DestroyOnDrop<'a>(&'a virtbus_drivers::qemu::QemuDriver, uuid::Uuid);
+
+impl Drop for DestroyOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.destroy_domain(self.1);
+    }
+}
+
+#[test]
+fn vcpus_hotplug_into_a_running_guest_within_its_maximum() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let (driver, _notices) = open_driver(state.path());
+    let uuid = uuid::Uuid::new_v4();
+    let xml = format!(
+        "<domain type='qemu'><name>hotcpu</name><uuid>{uuid}</uuid>\
+         <memory unit='MiB'>64</memory><vcpu current='1'>3</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>\
+         <devices><emulator>{}</emulator></devices></domain>",
+        qemu_binary().display()
+    );
+    driver
+        .define_domain(virtbus_schemas::DomainDef::from_xml(&xml).expect("xml"))
+        .expect("define");
+    driver.start_domain(uuid).expect("start");
+    let _guard = DestroyOnDrop(&driver, uuid);
+    assert_eq!(driver.domain_stats(uuid).expect("stats").vcpus, 1);
+
+    // Two vcpus plugged into the free slots: qemu reports three online.
+    let out = driver.set_vcpus(uuid, 3).expect("hotplug");
+    assert!(out.events.is_empty(), "vcpu hotplug is no lifecycle event");
+    let rec = out.record.expect("record");
+    assert_eq!(rec.def.vcpu.current, 3, "the live definition shows the new count");
+    assert_eq!(
+        rec.inactive_def.as_ref().map(|d| d.vcpu.current),
+        Some(1),
+        "the persistent definition is untouched (live change only)"
+    );
+    assert_eq!(driver.domain_stats(uuid).expect("stats").vcpus, 3);
+    let live_xml = rec.def.to_xml();
+    assert!(
+        live_xml.contains(">3</vcpu>") && !live_xml.contains("current="),
+        "all vcpus online, as libvirt writes it: {live_xml}"
+    );
+
+    for bad in [0, 4] {
+        let err = driver.set_vcpus(uuid, bad).expect_err("outside 1..=max");
+        assert_eq!(err.code, ErrorCode::InvalidArg, "{bad}: {err}");
+    }
+    // Unplugging needs the guest OS's cooperation (ACPI's modern cpu
+    // hotplug interface, which only an OS switches on): qemu refuses it for
+    // a guest idling in SeaBIOS, and the guest keeps its vcpus.
+    let err = driver.set_vcpus(uuid, 2).expect_err("no OS to eject the cpu");
+    assert_eq!(err.code, ErrorCode::OperationFailed, "{err}");
+    assert!(err.message.contains("cannot unplug vcpu 'vcpu2'"), "{err}");
+    assert_eq!(driver.get_domain(uuid).expect("get").def.vcpu.current, 3);
+
+    driver.destroy_domain(uuid).expect("destroy");
+    // Inactive again: the persistent count applies, and changes the config.
+    let rec = driver.get_domain(uuid).expect("get");
+    assert_eq!(rec.def.vcpu.current, 1);
+    let rec = driver.set_vcpus(uuid, 2).expect("config").record.expect("record");
+    assert_eq!(rec.def.vcpu.current, 2);
+    assert!(!qemu_running_for(uuid));
+}
+
+/// Frames sent from the host into `ifname` through a raw packet socket.
+fn send_frames(ifname: &str, count: usize) {
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(('{ifname}', 0))\n\
+         for _ in range({count}):\n    s.send(b'\\xff' * 6 + b'\\x02' * 6 + b'\\x88\\xb5' + b'x' * 50)\n"
+    );
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "raw frames into {ifname}");
+}
+
+#[test]
+fn interface_counters_come_from_the_tap_device_swapped_and_user_networking_has_none() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let qemu = qemu_binary();
+    let uri = format!("qemu:///session?statedir={}", state.path().display());
+    let mut config = virtbus_drivers::qemu::QemuConfig::from_uri(&uri).expect("uri");
+    config.emulators = vec![qemu.clone()];
+    config.default_emulator = qemu.clone();
+    let ifname = format!("vbt{}", std::process::id() % 100_000);
+    let devices = format!(
+        "<interface type='ethernet'><target dev='{ifname}'/><model type='e1000'/></interface>\
+         <interface type='user'><model type='e1000'/></interface>"
+    );
+    let def = tiny_guest("netcount", &devices);
+    let uuid = def.uuid;
+
+    if !nix::unistd::geteuid().is_root() {
+        // Unprivileged: a tap interface is refused, so only user networking
+        // (which has no counters) can run.
+        let (driver, _notices) = virtbus_drivers::qemu::QemuDriver::open(config).expect("open");
+        let err = driver.create_domain(def).expect_err("tap needs root");
+        assert_eq!(err.code, ErrorCode::NoSupport, "{err}");
+        return;
+    }
+    config.privileged = true;
+    let (driver, _notices) = virtbus_drivers::qemu::QemuDriver::open(config).expect("open");
+    driver.create_domain(def).expect("create with a tap");
+    let _guard = DestroyOnDrop(&driver, uuid);
+    let up = std::process::Command::new("ip")
+        .args(["link", "set", "dev", &ifname, "up"])
+        .status()
+        .expect("ip runs");
+    assert!(up.success(), "ip link set {ifname} up");
+    send_frames(&ifname, 5);
+
+    // The kernel's queue hands the frames to the tap asynchronously: wait
+    // (bounded) until they are counted.
+    let started = Instant::now();
+    let mut stats = driver.domain_stats(uuid).expect("stats");
+    while stats.net.first().is_some_and(|n| n.rx_packets < 5) && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+        stats = driver.domain_stats(uuid).expect("stats");
+    }
+    assert_eq!(
+        stats.net.len(),
+        1,
+        "one entry: the user interface has no host device: {:?}",
+        stats.net
+    );
+    let net = &stats.net[0];
+    assert_eq!(net.name, ifname);
+    // What the host sent into the tap is what the guest received.
+    assert!(net.rx_packets >= 5, "{net:?}");
+    assert!(net.rx_bytes >= 5 * 64, "{net:?}");
+    let host_rx: u64 = std::fs::read_to_string(format!("/sys/class/net/{ifname}/statistics/rx_packets"))
+        .expect("host counter")
+        .trim()
+        .parse()
+        .expect("number");
+    assert_eq!(net.tx_packets, host_rx, "guest transmit = host receive");
+
+    driver.destroy_domain(uuid).expect("destroy");
+    assert!(
+        !std::path::Path::new(&format!("/sys/class/net/{ifname}")).exists(),
+        "the tap goes with qemu"
+    );
+}

@@ -412,21 +412,26 @@ impl HypervisorDriver for QemuDriver {
         })
     }
 
-    /// `qemuDomainSetVcpusFlags`: the config while inactive; vcpu hotplug
-    /// is not implemented.
+    /// `qemuDomainSetVcpusFlags`: the config while inactive; while running,
+    /// vcpu hotplug within the guest's maximum (`super::hotplug`), changing
+    /// the live definition only, as `virsh setvcpus` without `--config`.
     fn set_vcpus(&self, uuid: Uuid, count: u32) -> VirtResult<Outcome<DomainRecord>> {
-        self.inner.with_domain(uuid, |obj| {
-            if obj.is_active() {
-                return Err(VirtError::no_support(format!(
-                    "changing the vcpus of running domain '{}' (vcpu hotplug) is not supported by the qemu driver yet",
-                    obj.def.name
-                )));
-            }
+        let inner = &self.inner;
+        inner.with_domain(uuid, |obj| {
             if count == 0 || count > obj.def.vcpu.max {
                 return Err(VirtError::invalid_arg(format!(
                     "requested vcpus {count} is outside 1..={} (the maximum of domain '{}')",
                     obj.def.vcpu.max, obj.def.name
                 )));
+            }
+            if let Some(run) = obj.run.as_ref().filter(|_| obj.is_active()) {
+                super::hotplug::set_live_vcpus(&run.qmp, &obj.def.name, count, inner.config.qmp_timeout)?;
+                let mut live = (*obj.def).clone();
+                live.vcpu.current = count;
+                live.sync();
+                obj.def = Arc::new(live);
+                let _ = inner.save_runtime(obj);
+                return Ok(Vec::new());
             }
             let mut def = (*obj.def).clone();
             def.vcpu.current = count;
@@ -436,7 +441,8 @@ impl HypervisorDriver for QemuDriver {
         })
     }
 
-    /// `virDomainGetInfo` plus block counters, from `/proc` and QMP.
+    /// `virDomainGetInfo` plus block and interface counters, from `/proc`,
+    /// QMP and the host side of tap devices.
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats> {
         let inner = &self.inner;
         let cell = inner.cell(uuid)?;
@@ -472,6 +478,7 @@ impl HypervisorDriver for QemuDriver {
             .execute("query-blockstats", None, timeout)
             .map_err(|e| qmp_failed(name, e))?;
         stats.block = block_stats(&obj.def, &blocks);
+        stats.net = super::netstats::net_stats(&obj.def, &run.qmp, timeout);
         Ok(stats)
     }
 }

@@ -10,7 +10,10 @@
 //! - `domains.rs`: [`HypervisorDriver`](crate::HypervisorDriver) for
 //!   [`QemuDriver`]; `lifecycle.rs`: starting, stopping and reattaching one
 //!   guest; `events.rs`: QMP events → libvirt lifecycle events.
+//! - `netstats.rs`: interface counters from the host side of tap devices.
 //! - `storage.rs`: `dir` pools and their volumes through `qemu-img`.
+//! - `hotplug.rs`: vcpu hotplug of running guests (`query-hotpluggable-cpus`,
+//!   `device_add`/`device_del`).
 //! - `host.rs`: node info, and networks (only `user` networking is offered).
 //!
 //! Calls block (spawning qemu, waiting for QMP); the connection is marked
@@ -22,7 +25,9 @@ pub mod argv;
 mod domains;
 mod events;
 mod host;
+mod hotplug;
 mod lifecycle;
+mod netstats;
 pub mod process;
 pub mod qmp;
 mod storage;
