@@ -5,9 +5,10 @@
 //! Layout: `qmf/` is the protocol logic without I/O — `wire.rs` (opcodes,
 //! headers, request decoding), `predicate.rs` (`_where`), `model.rs`
 //! (classes, schemas, object values), `query.rs`, `method.rs`, `event.rs`
-//! (indications), `error.rs` (`_exception` codes). `outbox.rs` holds events
-//! until the broker confirms them; `session.rs` owns the connection,
-//! reconnects with backoff and replays the outbox.
+//! (indications), `error.rs` (`_exception` codes). `outbox/` holds events
+//! until the broker confirms them, in memory and (with a state dir) on disk
+//! (`outbox/journal.rs`); `session.rs` owns the connection, reconnects with
+//! backoff and replays the outbox.
 //!
 //! Invariants: the adapter subscribes to the bus before it connects, so no
 //! event is missed while the broker is away; an event leaves the outbox only
@@ -18,8 +19,9 @@ pub mod outbox;
 pub mod qmf;
 pub mod session;
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use virtbus_actors::{Core, Received};
+use virtbus_actors::{Core, Received, Subscription};
 
 /// How to run the adapter.
 #[derive(Clone)]
@@ -33,6 +35,9 @@ pub struct AmqpConfig {
     pub writers: Vec<String>,
     /// Unconfirmed events kept before the oldest are dropped.
     pub outbox_limit: usize,
+    /// Where the outbox lives on disk (`STATE_DIR/amqp/outbox`); memory
+    /// only when None.
+    pub outbox_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for AmqpConfig {
@@ -43,12 +48,15 @@ impl std::fmt::Debug for AmqpConfig {
             .field("heartbeat_interval_s", &self.heartbeat_interval_s)
             .field("writers", &self.writers)
             .field("outbox_limit", &self.outbox_limit)
+            .field("outbox_dir", &self.outbox_dir)
             .finish()
     }
 }
 
 pub const DEFAULT_HEARTBEAT_INTERVAL_S: u64 = 10;
-pub const DEFAULT_OUTBOX_LIMIT: usize = 1_000_000;
+pub const DEFAULT_OUTBOX_LIMIT: usize = 100_000;
+/// Events the feeder moves from the bus to the outbox in one write.
+const FEED_BATCH: usize = 4096;
 
 /// Why the adapter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +65,10 @@ pub enum StartError {
     BadUrl,
     #[error("agent name instance '{0}' must not be empty or contain ':'")]
     BadInstance(String),
+    #[error("cannot open the event outbox: {0}")]
+    Outbox(#[from] outbox::journal::JournalError),
+    #[error("cannot start the event feeder thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// The running adapter.
@@ -82,36 +94,55 @@ pub fn start(core: &Core, config: AmqpConfig) -> Result<AmqpAdapter, StartError>
         config.heartbeat_interval_s,
     );
     let agent_name = agent.name().to_string();
-    let outbox = Arc::new(outbox::Outbox::new(config.outbox_limit));
+    let outbox = Arc::new(match &config.outbox_dir {
+        Some(dir) => outbox::Outbox::open(dir, config.outbox_limit)?,
+        None => outbox::Outbox::new(config.outbox_limit),
+    });
 
     // Subscribe before connecting: events that happen while the broker is
-    // unreachable wait in the outbox.
-    let mut subscription = core.subscribe();
+    // unreachable wait in the outbox. The feeder is a thread of its own
+    // because it writes and syncs the outbox file.
+    let subscription = core.subscribe();
     let feeder_agent = agent.clone();
     let feeder_outbox = outbox.clone();
+    std::thread::Builder::new()
+        .name("amqp-outbox".into())
+        .spawn(move || feed(subscription, &feeder_agent, &feeder_outbox))
+        .map_err(StartError::Thread)?;
     let shared = Arc::new(session::Shared::new(agent, config.url, outbox.clone()));
-    let task = tokio::spawn(async move {
-        let feeder = async move {
-            loop {
-                match subscription.recv().await {
-                    Received::Event(event) => feeder_outbox.push(feeder_agent.indication(&event)),
-                    Received::Lagged(n) => tracing::error!(
-                        adapter = "amqp",
-                        missed = n,
-                        "amqp: fell behind the event bus; events lost (gap in seq)"
-                    ),
-                    Received::Closed => break,
-                }
-            }
-        };
-        tokio::select! {
-            _ = feeder => {},
-            _ = session::run(shared) => {},
-        }
-    });
+    let task = tokio::spawn(session::run(shared));
     Ok(AmqpAdapter {
         agent_name,
         task,
         outbox,
     })
+}
+
+/// Moves bus events into the outbox, in batches of what has piled up,
+/// until the bus closes.
+fn feed(mut subscription: Subscription, agent: &qmf::Agent, outbox: &outbox::Outbox) {
+    loop {
+        let mut batch = Vec::new();
+        let mut received = Some(futures::executor::block_on(subscription.recv()));
+        while let Some(next) = received {
+            match next {
+                Received::Event(event) => batch.push(agent.indication(&event)),
+                Received::Lagged(n) => tracing::error!(
+                    adapter = "amqp",
+                    missed = n,
+                    "amqp: fell behind the event bus; events lost (gap in seq)"
+                ),
+                Received::Closed => {
+                    outbox.push_all(batch);
+                    return;
+                }
+            }
+            received = if batch.len() < FEED_BATCH {
+                subscription.try_recv()
+            } else {
+                None
+            };
+        }
+        outbox.push_all(batch);
+    }
 }

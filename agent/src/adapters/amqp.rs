@@ -116,6 +116,7 @@ pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHan
         heartbeat_interval_s: settings.heartbeat_interval,
         writers: settings.writers.clone(),
         outbox_limit: settings.outbox_limit,
+        outbox_dir: core.state_dir().map(|dir| dir.join("amqp").join("outbox")),
     };
     let adapter = virtbus_amqp::start(core, config).map_err(|err| AdapterError::Failed {
         adapter: "amqp",

@@ -94,18 +94,64 @@ pub struct Agent {
     logs: Arc<Mutex<Vec<String>>>,
 }
 
+/// How to start an [`Agent`] beyond the defaults of [`Agent::start`].
+pub struct AgentOptions<'a> {
+    pub instance: &'a str,
+    pub writers: &'a [&'a str],
+    /// More lines for the `[amqp]` section.
+    pub extra_config: &'a str,
+    /// Driver URI (`connect`); test:///default when None.
+    pub connect: Option<String>,
+    /// SNMP listen address; SNMP is off when None.
+    pub snmp_listen: Option<String>,
+    /// Broker URL; the private test node when None.
+    pub url: Option<String>,
+    /// Reuse a state directory (an agent restart); a fresh one when None.
+    pub state_dir: Option<tempfile::TempDir>,
+    /// Wait until the agent logged that it is connected to the broker.
+    pub wait_connected: bool,
+}
+
+impl<'a> AgentOptions<'a> {
+    pub fn new(instance: &'a str, writers: &'a [&'a str]) -> AgentOptions<'a> {
+        AgentOptions {
+            instance,
+            writers,
+            extra_config: "",
+            connect: None,
+            snmp_listen: None,
+            url: None,
+            state_dir: None,
+            wait_connected: true,
+        }
+    }
+}
+
 impl Agent {
     /// Starts an agent with instance `instance`, `writers` allowed to change
     /// things and heartbeats every second; waits until it is connected.
     pub fn start(instance: &str, writers: &[&str], extra_config: &str) -> Agent {
-        let state_dir = tempfile::tempdir().expect("tempdir");
+        Agent::start_with(AgentOptions {
+            extra_config,
+            ..AgentOptions::new(instance, writers)
+        })
+    }
+
+    pub fn start_with(opts: AgentOptions<'_>) -> Agent {
+        let state_dir = match opts.state_dir {
+            Some(dir) => dir,
+            None => tempfile::tempdir().expect("tempdir"),
+        };
         let config = state_dir.path().join("virtbus.toml");
-        let writers: Vec<String> = writers.iter().map(|w| format!("\"{w}\"")).collect();
+        let writers: Vec<String> = opts.writers.iter().map(|w| format!("\"{w}\"")).collect();
+        let connect = opts.connect.unwrap_or_else(|| "test:///default".into());
+        let snmp = opts.snmp_listen.unwrap_or_else(|| "off".into());
         std::fs::write(
             &config,
             format!(
-                "[snmp]\nlisten = \"off\"\n[cim]\nlisten = \"off\"\n[amqp]\nheartbeat_interval = 1\nwriters = [{}]\n{extra_config}",
-                writers.join(", ")
+                "connect = \"{connect}\"\n[snmp]\nlisten = \"{snmp}\"\n[cim]\nlisten = \"off\"\n[amqp]\nheartbeat_interval = 1\nwriters = [{}]\n{}",
+                writers.join(", "),
+                opts.extra_config
             ),
         )
         .expect("config written");
@@ -116,8 +162,8 @@ impl Agent {
             .arg("--state-dir")
             .arg(state_dir.path())
             .arg("--agent-name")
-            .arg(instance)
-            .env("VIRTBUS_AMQP_URL", amqp_url())
+            .arg(opts.instance)
+            .env("VIRTBUS_AMQP_URL", opts.url.unwrap_or_else(amqp_url))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -137,12 +183,22 @@ impl Agent {
         let agent = Agent {
             child,
             state_dir,
-            name: format!("virtbus:agent:{instance}"),
+            name: format!("virtbus:agent:{}", opts.instance),
             logs,
         };
-        agent.wait_log("amqp: connected to the broker", Duration::from_secs(60));
+        if opts.wait_connected {
+            agent.wait_log("amqp: connected to the broker", Duration::from_secs(60));
+        }
         agent.wait_log("ctl: listening", Duration::from_secs(60));
         agent
+    }
+
+    /// Kills the agent with SIGKILL and hands back its state directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.state_dir, dir)
     }
 
     pub fn logs(&self) -> Vec<String> {

@@ -2,6 +2,8 @@
   subscriber.py bind URL QUEUE PATTERN      declare + bind, then exit
   subscriber.py drain URL QUEUE COUNT SECS  read until COUNT distinct events
                                             (or SECS pass); print a JSON summary
+Events are told apart by (epoch, seq): a repeat is counted in "dups" and
+dropped. "events" lists the distinct ones in arrival order.
 """
 
 import json
@@ -23,10 +25,11 @@ want, limit = int(sys.argv[4]), float(sys.argv[5])
 events, keys, dups = [], set(), 0
 seen = set()
 deadline = time.time() + limit
-while time.time() < deadline and len(seen) < want:
-    m, props, body = ch.basic_get(queue, auto_ack=True)
+ch.basic_qos(prefetch_count=1000)
+for m, props, body in ch.consume(queue, auto_ack=True, inactivity_timeout=1):
+    if len(seen) >= want or time.time() >= deadline:
+        break
     if m is None:
-        time.sleep(0.05)
         continue
     assert props.headers["qmf.opcode"] == "_data_indication", props.headers
     assert props.headers["qmf.content"] == "_event", props.headers
@@ -41,4 +44,5 @@ while time.time() < deadline and len(seen) < want:
     keys.add(m.routing_key)
     events.append({"seq": v["seq"], "epoch": v["epoch"], "event": v["event"], "name": v["name"],
                    "detail": v.get("detail"), "key": m.routing_key})
+ch.cancel()
 print(json.dumps({"events": events, "dups": dups, "keys": sorted(keys)}))
