@@ -3,6 +3,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which SNMP version notifications go out in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrapVersion {
+    /// SNMPv1 Trap-PDUs, converted from the v2 notification as RFC 3584
+    /// §3.2 says (docs/snmp.md gives the mapping).
+    V1,
+    /// SNMPv2c SNMPv2-Trap-PDUs (or InformRequests with `informs`).
+    #[default]
+    V2c,
+}
 
 /// Everything the SNMP adapter needs to start.
 #[derive(Debug, Clone)]
@@ -17,8 +29,16 @@ pub struct SnmpConfig {
     pub trap_sinks: Vec<SocketAddr>,
     /// Community the notifications carry.
     pub trap_community: String,
-    /// Send confirmed informs (with retries) instead of unconfirmed traps.
+    /// Notification version for every sink.
+    pub trap_version: TrapVersion,
+    /// Send confirmed informs (with retries) instead of unconfirmed traps
+    /// (SNMPv2c only: SNMPv1 has no inform).
     pub informs: bool,
+    /// How long to wait for an inform's acknowledgement before sending it
+    /// again.
+    pub inform_timeout: Duration,
+    /// Retransmissions of an unacknowledged inform (0: sent once).
+    pub inform_retries: u32,
     /// Where the SNMPv3 engine ID and boots counter persist (`snmp-engine`);
     /// `None` makes up a fresh engine ID per run (tests).
     pub state_dir: Option<PathBuf>,
@@ -35,6 +55,11 @@ pub struct SnmpConfig {
     pub agentx: Option<crate::agentx::AgentxAddr>,
 }
 
+/// net-snmp's own defaults for informs (`snmpd`'s session timeout and
+/// retries).
+pub const DEFAULT_INFORM_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DEFAULT_INFORM_RETRIES: u32 = 5;
+
 impl Default for SnmpConfig {
     fn default() -> Self {
         SnmpConfig {
@@ -43,7 +68,10 @@ impl Default for SnmpConfig {
             rw_community: None,
             trap_sinks: Vec::new(),
             trap_community: "public".into(),
+            trap_version: TrapVersion::V2c,
             informs: false,
+            inform_timeout: DEFAULT_INFORM_TIMEOUT,
+            inform_retries: DEFAULT_INFORM_RETRIES,
             state_dir: None,
             sys_contact: String::new(),
             sys_location: String::new(),

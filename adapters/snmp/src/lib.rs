@@ -34,5 +34,5 @@ pub mod server;
 pub mod system_group;
 
 pub use agentx::AgentxAddr;
-pub use config::{SnmpConfig, UsmUserConfig};
+pub use config::{SnmpConfig, TrapVersion, UsmUserConfig};
 pub use server::{SnmpError, SnmpServer};

@@ -6,13 +6,13 @@
 //! (and with `write`, writes) its view, at authNoPriv or better. Without a
 //! write community or write user no SET can pass the access check.
 
-use crate::config::{SnmpConfig, UsmUserConfig};
+use crate::config::{SnmpConfig, TrapVersion, UsmUserConfig};
 use crate::engine_state::{load_engine, EngineStateError};
 use crate::guest_table::GuestTable;
 use crate::oids::{LIBVIRT_MIB, SYSTEM};
 use crate::system_group::SystemGroup;
 use async_snmp::agent::{Agent, SecurityModel, VacmBuilder, VacmSecurityModel};
-use async_snmp::{Auth, AuthProtocol, NotificationSinkId, Oid, PrivProtocol, SecurityLevel};
+use async_snmp::{Auth, AuthProtocol, NotificationSinkId, Oid, PrivProtocol, Retry, SecurityLevel};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -30,6 +30,10 @@ pub enum SnmpError {
     Bind { addr: SocketAddr, message: String },
     #[error("snmp: trap sink {sink}: {message}")]
     Sink { sink: SocketAddr, message: String },
+    #[error("snmp: informs need SNMPv2c notifications (SNMPv1 has no inform); set trap_version = \"v2c\" or informs = false")]
+    InformsNeedV2c,
+    #[error("snmp: inform retries: {0}")]
+    InformRetries(String),
     #[error("snmp: v3 user '{user}': {message}")]
     User { user: String, message: String },
     #[error(transparent)]
@@ -134,6 +138,12 @@ impl SnmpServer {
         if config.rw_community.as_deref() == Some(config.community.as_str()) {
             return Err(SnmpError::SameCommunity);
         }
+        if config.informs && config.trap_version == TrapVersion::V1 {
+            return Err(SnmpError::InformsNeedV2c);
+        }
+        // Retransmit as soon as the acknowledgement is late, as net-snmp does.
+        let inform_retry = Retry::fixed(config.inform_retries, std::time::Duration::ZERO)
+            .map_err(|e| SnmpError::InformRetries(e.to_string()))?;
         let engine = load_engine(config.state_dir.as_deref())?;
         let host = core.hostname().unwrap_or_default();
         let system = Arc::new(SystemGroup::new(
@@ -167,6 +177,8 @@ impl SnmpServer {
                 .handler(Oid::from_slice(LIBVIRT_MIB), guests.clone())
                 .handler(Oid::from_slice(SYSTEM), system.clone())
                 .cancellation_token(cancel.child_token())
+                .inform_timeout(config.inform_timeout)
+                .inform_retry(inform_retry.clone())
                 .vacm(access_rules(&config, &views));
             if let Some(rw) = &config.rw_community {
                 builder = builder.community(rw.as_bytes().to_vec());
@@ -185,11 +197,12 @@ impl SnmpServer {
                     sink: *sink,
                     message: e.to_string(),
                 })?;
-                builder = builder.trap_sink(
-                    id,
-                    sink.to_string(),
-                    Auth::v2c(config.trap_community.as_bytes().to_vec()),
-                );
+                let community = config.trap_community.as_bytes().to_vec();
+                let auth = match config.trap_version {
+                    TrapVersion::V1 => Auth::v1(community),
+                    TrapVersion::V2c => Auth::v2c(community),
+                };
+                builder = builder.trap_sink(id, sink.to_string(), auth);
                 has_sinks = true;
             }
             let agent = builder.build().await.map_err(|e| SnmpError::Bind {

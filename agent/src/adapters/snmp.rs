@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Deserialize;
 use std::net::{SocketAddr, ToSocketAddrs};
 use virtbus_actors::Core;
-use virtbus_snmp::{AgentxAddr, SnmpConfig, SnmpServer, UsmUserConfig};
+use virtbus_snmp::{AgentxAddr, SnmpConfig, SnmpServer, TrapVersion, UsmUserConfig};
 
 /// Where the agent listens when nothing is configured (DESIGN.md §4).
 const DEFAULT_LISTEN: &str = "udp:127.0.0.1:1161";
@@ -57,8 +57,14 @@ pub struct Section {
     #[serde(default)]
     pub trap_sinks: Vec<String>,
     pub trap_community: Option<String>,
+    /// `v2c` (default) or `v1`: the version of every notification.
+    pub trap_version: Option<String>,
     #[serde(default)]
     pub informs: bool,
+    /// Milliseconds to wait for an inform's acknowledgement [default: 1000].
+    pub inform_timeout_ms: Option<u64>,
+    /// Retransmissions of an unacknowledged inform [default: 5].
+    pub inform_retries: Option<u32>,
     /// Where the SNMPv3 engine identity persists (a directory).
     pub engine_state_dir: Option<std::path::PathBuf>,
     pub sys_contact: Option<String>,
@@ -135,6 +141,22 @@ impl Settings {
             .iter()
             .map(|a| parse_udp(a.trim()).map_err(fail))
             .collect::<Result<Vec<_>, _>>()?;
+        let trap_version = match self
+            .file
+            .trap_version
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("v2c") | Some("2c") | Some("2") => TrapVersion::V2c,
+            Some("v1") | Some("1") => TrapVersion::V1,
+            Some(other) => return Err(fail(format!("trap_version '{other}': expected \"v1\" or \"v2c\""))),
+        };
+        if self.file.informs && trap_version == TrapVersion::V1 {
+            return Err(fail(
+                "informs = true needs trap_version = \"v2c\" (SNMPv1 has no inform)".into(),
+            ));
+        }
         if self.community.is_empty() {
             return Err(fail("the read-only community must not be empty".into()));
         }
@@ -162,7 +184,17 @@ impl Settings {
                 .trap_community
                 .clone()
                 .unwrap_or_else(|| self.community.clone()),
+            trap_version,
             informs: self.file.informs,
+            inform_timeout: self
+                .file
+                .inform_timeout_ms
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(virtbus_snmp::config::DEFAULT_INFORM_TIMEOUT),
+            inform_retries: self
+                .file
+                .inform_retries
+                .unwrap_or(virtbus_snmp::config::DEFAULT_INFORM_RETRIES),
             state_dir: self.file.engine_state_dir.clone(),
             sys_contact: self.file.sys_contact.clone().unwrap_or_default(),
             sys_location: self.file.sys_location.clone().unwrap_or_default(),
