@@ -179,3 +179,160 @@ fn changes_through_cim_and_ctl_are_seen_by_both() {
     let status = agent.terminate();
     assert!(status.success(), "agent exit status {status}");
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn https_listener_and_users_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path();
+    // A test CA and a server certificate for 127.0.0.1, as docs/cim.md shows.
+    openssl(
+        pki,
+        &[
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=virtbus test CA",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        pki,
+        &[
+            "req",
+            "-new",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(
+        pki.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n",
+    )
+    .unwrap();
+    openssl(
+        pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+    let hash = openssl(pki, &["passwd", "-6", "e2e-secret"]);
+    let config = pki.join("virtbus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[snmp]\nlisten = \"off\"\n[cim]\nlisten = \"off\"\nhttps_listen = \"127.0.0.1:0\"\n\
+             tls_cert = \"{}\"\ntls_key = \"{}\"\n[[cim.users]]\nname = \"ops\"\npassword_hash = \"{hash}\"\n",
+            pki.join("server.pem").display(),
+            pki.join("server.key").display()
+        ),
+    )
+    .unwrap();
+    let state = pki.join("state");
+    let mut agent = Agent::start(&state, &["--config", config.to_str().unwrap()], &[]);
+    let addr = agent
+        .drain_logs()
+        .iter()
+        .find_map(|line| {
+            Some(
+                line.split("cim: listening on https://")
+                    .nth(1)?
+                    .split("/cimom")
+                    .next()?
+                    .to_string(),
+            )
+        })
+        .unwrap_or_else(|| panic!("no cim https line in {:?}", agent.log_lines));
+    assert!(
+        !agent.log_lines.iter().any(|l| l.contains("listening on http://")),
+        "http is off"
+    );
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters/cim/tests/py/pywbem_tls.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args([
+            format!("https://{addr}"),
+            pki.join("ca.pem").display().to_string(),
+            "ops".into(),
+            "e2e-secret".into(),
+        ])
+        // requests would let these override pywbem's ca_certs (the test CA).
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "pywbem_tls.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    agent.terminate();
+
+    // An HTTPS listener without its files is refused at start, saying what to set.
+    std::fs::write(&config, "[cim]\nlisten = \"off\"\nhttps_listen = \"127.0.0.1:0\"\n").unwrap();
+    let out = Command::new(common::BIN)
+        .args(["serve", "--snmp-listen", "off", "--state-dir"])
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs tls_cert and tls_key"),
+        "{err}"
+    );
+}

@@ -25,4 +25,4 @@ pub mod xml;
 
 pub use auth::User;
 pub use ops::Engine;
-pub use server::{start, CimServer, ServerConfig, StartError};
+pub use server::{start, tls_acceptor, CimServer, ServerConfig, StartError, TlsFiles};

@@ -1,6 +1,7 @@
-//! The WBEM HTTP listener (DSP0200 §7): `POST`/`M-POST` to `/cimom`, the
-//! CIM headers, Basic auth, body limits; protocol errors as HTTP 4xx with a
-//! `CIMError` header, CIM errors inside a 200 response body.
+//! The WBEM HTTP(S) listener (DSP0200 §7): `POST`/`M-POST` to `/cimom`,
+//! the CIM headers, Basic auth, body limits, TLS (rustls) when the listener
+//! has a certificate; protocol errors as HTTP 4xx with a `CIMError` header,
+//! CIM errors inside a 200 response body.
 
 use crate::auth::{self, User};
 use crate::ops::Engine;
@@ -12,8 +13,20 @@ use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::rustls;
+
+/// Certificate chain and private key (PEM files) of an HTTPS listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server certificate first, then any intermediates.
+    pub cert: PathBuf,
+    /// PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key.
+    pub key: PathBuf,
+}
 
 /// Settings of one listener.
 #[derive(Debug, Clone)]
@@ -23,6 +36,8 @@ pub struct ServerConfig {
     /// Largest request body accepted (bytes).
     pub max_body: usize,
     pub limits: dom::Limits,
+    /// Serve HTTPS with these files instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServerConfig {
@@ -32,6 +47,7 @@ impl ServerConfig {
             users: Vec::new(),
             max_body: 16 * 1024 * 1024,
             limits: dom::Limits::default(),
+            tls: None,
         }
     }
 }
@@ -45,6 +61,55 @@ pub enum StartError {
     AuthRequired(SocketAddr),
     #[error("cim: {0}")]
     User(#[from] auth::UserError),
+    #[error("cim: tls: cannot read {what} from {path}: {message}")]
+    TlsFile {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("cim: tls: certificate {cert} and key {key} do not make a usable server identity: {message}")]
+    TlsConfig {
+        cert: PathBuf,
+        key: PathBuf,
+        message: String,
+    },
+}
+
+/// Builds the TLS acceptor of an HTTPS listener from its PEM files.
+pub fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| StartError::TlsFile {
+            what: "certificates",
+            path: files.cert.clone(),
+            message: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(StartError::TlsFile {
+            what: "certificates",
+            path: files.cert.clone(),
+            message: "no CERTIFICATE block in the file".into(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| StartError::TlsFile {
+        what: "a private key",
+        path: files.key.clone(),
+        message: e.to_string(),
+    })?;
+    let config_error = |message: String| StartError::TlsConfig {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        message,
+    };
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| config_error(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A running server.
@@ -54,18 +119,20 @@ pub struct CimServer {
 }
 
 struct Shared {
-    engine: Engine,
+    engine: Arc<Engine>,
     config: ServerConfig,
 }
 
-/// Binds and starts serving on the current tokio runtime.
-pub async fn start(engine: Engine, config: ServerConfig) -> Result<CimServer, StartError> {
+/// Binds and starts serving on the current tokio runtime. Several
+/// listeners (HTTP and HTTPS) may share one engine.
+pub async fn start(engine: impl Into<Arc<Engine>>, config: ServerConfig) -> Result<CimServer, StartError> {
     for user in &config.users {
         user.check()?;
     }
     if !config.listen.ip().is_loopback() && config.users.is_empty() {
         return Err(StartError::AuthRequired(config.listen));
     }
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -76,7 +143,10 @@ pub async fn start(engine: Engine, config: ServerConfig) -> Result<CimServer, St
         addr: config.listen,
         source,
     })?;
-    let shared = Arc::new(Shared { engine, config });
+    let shared = Arc::new(Shared {
+        engine: engine.into(),
+        config,
+    });
     let task = tokio::spawn(async move {
         loop {
             let (stream, _) = match listener.accept().await {
@@ -88,24 +158,42 @@ pub async fn start(engine: Engine, config: ServerConfig) -> Result<CimServer, St
                 }
             };
             let shared = shared.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(&shared, req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    // Clients that half-close after sending still get their answer.
-                    .half_close(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(err) = conn.await {
-                    tracing::debug!(adapter = "cim", "connection ended: {err}");
+                match tls {
+                    None => serve_connection(shared, stream).await,
+                    Some(acceptor) => {
+                        // A client that never finishes the handshake does not hold the task.
+                        match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => serve_connection(shared, stream).await,
+                            Ok(Err(err)) => tracing::debug!(adapter = "cim", "tls handshake failed: {err}"),
+                            Err(_) => tracing::debug!(adapter = "cim", "tls handshake timed out"),
+                        }
+                    }
                 }
             });
         }
     });
     Ok(CimServer { local_addr, task })
+}
+
+async fn serve_connection<I>(shared: Arc<Shared>, io: I)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&shared, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        // Clients that half-close after sending still get their answer.
+        .half_close(true)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(err) = conn.await {
+        tracing::debug!(adapter = "cim", "connection ended: {err}");
+    }
 }
 
 fn plain(status: StatusCode, cim_error: Option<&str>, text: &str) -> Response<Full<Bytes>> {

@@ -5,6 +5,8 @@ use super::{is_off, AdapterError, AdapterHandle};
 use clap::Args;
 use serde::Deserialize;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use virtbus_actors::Core;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:5988";
@@ -33,6 +35,12 @@ pub struct UserEntry {
 #[serde(deny_unknown_fields)]
 pub struct Section {
     pub listen: Option<String>,
+    /// HTTPS listen address HOST:PORT [default: off]; needs `tls_cert` and `tls_key`.
+    pub https_listen: Option<String>,
+    /// PEM certificate chain of the HTTPS listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the HTTPS listener.
+    pub tls_key: Option<PathBuf>,
     /// Largest request body in bytes [default: 16 MiB].
     pub max_body: Option<usize>,
     #[serde(default)]
@@ -65,13 +73,47 @@ impl Settings {
         }
     }
 
-    /// The server configuration; `None` when the adapter is off.
+    /// The HTTP listener's configuration; `None` when it is off.
     pub fn config(&self) -> Result<Option<virtbus_cim::ServerConfig>, AdapterError> {
         let listen = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         if is_off(listen) {
             return Ok(None);
         }
+        self.listener(listen, None).map(Some)
+    }
+
+    /// The HTTPS listener's configuration; `None` when it is off.
+    pub fn https_config(&self) -> Result<Option<virtbus_cim::ServerConfig>, AdapterError> {
+        let failed = |message: String| AdapterError::Failed {
+            adapter: "cim",
+            message,
+        };
+        let listen = match self.file.https_listen.as_deref() {
+            None => return Ok(None),
+            Some(listen) if is_off(listen) => return Ok(None),
+            Some(listen) => listen,
+        };
+        let (Some(cert), Some(key)) = (&self.file.tls_cert, &self.file.tls_key) else {
+            return Err(failed(format!(
+                "https_listen = '{listen}' needs tls_cert and tls_key (PEM files) in [cim]"
+            )));
+        };
+        let tls = virtbus_cim::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        // Read the files now, so a bad certificate stops the agent at start.
+        virtbus_cim::tls_acceptor(&tls).map_err(|e| failed(e.to_string()))?;
+        self.listener(listen, Some(tls)).map(Some)
+    }
+
+    fn listener(
+        &self,
+        listen: &str,
+        tls: Option<virtbus_cim::TlsFiles>,
+    ) -> Result<virtbus_cim::ServerConfig, AdapterError> {
         let mut config = virtbus_cim::ServerConfig::new(parse_addr(listen)?);
+        config.tls = tls;
         if let Some(max) = self.file.max_body {
             config.max_body = max;
         }
@@ -99,41 +141,71 @@ impl Settings {
                 ),
             });
         }
-        Ok(Some(config))
+        Ok(config)
     }
 
     pub fn check(&self) -> Result<(), AdapterError> {
-        self.config().map(|_| ())
+        self.config()?;
+        self.https_config().map(|_| ())
     }
 }
 
-/// Starts the adapter; `Ok(None)` when it is off.
+/// Starts the adapter (HTTP and/or HTTPS listeners sharing one engine);
+/// `Ok(None)` when both are off.
 pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
-    let Some(config) = settings.config()? else {
+    let failed = |err: virtbus_cim::StartError| AdapterError::Failed {
+        adapter: "cim",
+        message: err.to_string(),
+    };
+    let http = settings.config()?;
+    let https = settings.https_config()?;
+    if http.is_none() && https.is_none() {
         tracing::info!(adapter = "cim", "cim: off");
         return Ok(None);
-    };
-    let explicit = settings.listen.is_some();
-    let engine = virtbus_cim::Engine::new(core.clone());
-    let server = match virtbus_cim::start(engine, config).await {
-        Ok(server) => server,
-        // The default address is a convenience: when something else holds it
-        // (another agent, a parallel test), run without CIM rather than fail.
-        Err(err @ virtbus_cim::StartError::Bind { .. }) if !explicit => {
-            tracing::warn!(adapter = "cim", error = %err, "cim: default address unavailable; cim off");
-            return Ok(None);
+    }
+    let engine = Arc::new(virtbus_cim::Engine::new(core.clone()));
+    let mut tasks = Vec::new();
+    if let Some(config) = http {
+        let explicit = settings.listen.is_some();
+        match virtbus_cim::start(engine.clone(), config).await {
+            Ok(server) => {
+                tracing::info!(adapter = "cim", addr = %server.local_addr, "cim: listening on http://{}/cimom", server.local_addr);
+                tasks.push(server.task);
+            }
+            // The default address is a convenience: when something else holds it
+            // (another agent, a parallel test), run without it rather than fail.
+            Err(err @ virtbus_cim::StartError::Bind { .. }) if !explicit => {
+                tracing::warn!(adapter = "cim", error = %err, "cim: default address unavailable; cim http off");
+            }
+            Err(err) => return Err(failed(err)),
         }
-        Err(err) => {
-            return Err(AdapterError::Failed {
-                adapter: "cim",
-                message: err.to_string(),
-            })
+    }
+    if let Some(config) = https {
+        let server = virtbus_cim::start(engine.clone(), config).await.map_err(failed)?;
+        tracing::info!(adapter = "cim", addr = %server.local_addr, "cim: listening on https://{}/cimom", server.local_addr);
+        tasks.push(server.task);
+    }
+    if tasks.is_empty() {
+        return Ok(None);
+    }
+    let task = tokio::spawn(async move {
+        let _aborts: Vec<AbortOnDrop> = tasks.iter().map(|t| AbortOnDrop(t.abort_handle())).collect();
+        for task in tasks {
+            let _ = task.await;
         }
-    };
-    tracing::info!(adapter = "cim", addr = %server.local_addr, "cim: listening on http://{}/cimom", server.local_addr);
+    });
     Ok(Some(AdapterHandle {
         name: "cim",
-        task: server.task,
+        task,
         stop: None,
     }))
+}
+
+/// Aborts the listener tasks when the adapter's task is aborted at shutdown.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
