@@ -56,7 +56,6 @@ impl ObjectKind for DomainKind {
     fn execute(shared: &Shared, uuid: Uuid, op: DomainOp) -> VirtResult<Applied<Self>> {
         let hv = &shared.conn.hypervisor;
         // The name for events, should the domain vanish with this command.
-        let name_before = shared.snapshot.load().domains.get(&uuid).map(|d| d.def.name.clone());
         let persist = matches!(op, DomainOp::Redefine(_) | DomainOp::SetMaxMemory(_));
         let undefine = matches!(op, DomainOp::Undefine);
         let outcome = match op {
@@ -104,7 +103,7 @@ impl ObjectKind for DomainKind {
                 _ => {}
             }
         }
-        Ok(applied(outcome, uuid, name_before))
+        Ok(applied(outcome, uuid, || Self::snapshot_name(shared, uuid)))
     }
 
     fn fetch(shared: &Shared, uuid: Uuid) -> VirtResult<Option<DomainRecord>> {
@@ -169,12 +168,14 @@ impl ObjectKind for DomainKind {
         }
     }
 
-    fn name_of(record: &DomainRecord) -> String {
-        record.def.name.clone()
+    fn name_ref(record: &DomainRecord) -> &str {
+        &record.def.name
     }
 
     fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String> {
-        shared.snapshot.load().domains.get(&uuid).map(|r| r.def.name.clone())
+        shared
+            .snapshot
+            .read(|s| s.domains.get(&uuid).map(|r| r.def.name.clone()))
     }
 
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
@@ -194,7 +195,7 @@ impl ObjectKind for DomainKind {
 pub(crate) fn applied(
     outcome: virtbus_drivers::Outcome<DomainRecord>,
     uuid: Uuid,
-    name_before: Option<String>,
+    name_before: impl FnOnce() -> Option<String>,
 ) -> Applied<DomainKind> {
     object::applied::<DomainKind>(outcome, uuid, name_before, |r| {
         DomainReply::Record(r.cloned().map(Arc::new))

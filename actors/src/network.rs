@@ -30,7 +30,6 @@ impl ObjectKind for NetworkKind {
 
     fn execute(shared: &Shared, uuid: Uuid, op: NetworkOp) -> VirtResult<Applied<Self>> {
         let driver = &shared.conn.network;
-        let name_before = shared.snapshot.load().networks.get(&uuid).map(|n| n.def.name.clone());
         let persist = matches!(op, NetworkOp::Redefine(_));
         let undefine = matches!(op, NetworkOp::Undefine);
         let outcome = match op {
@@ -47,7 +46,7 @@ impl ObjectKind for NetworkKind {
                 _ => {}
             }
         }
-        Ok(applied(outcome, uuid, name_before))
+        Ok(applied(outcome, uuid, || Self::snapshot_name(shared, uuid)))
     }
 
     fn fetch(shared: &Shared, uuid: Uuid) -> VirtResult<Option<NetworkRecord>> {
@@ -109,12 +108,14 @@ impl ObjectKind for NetworkKind {
         reply
     }
 
-    fn name_of(record: &NetworkRecord) -> String {
-        record.def.name.clone()
+    fn name_ref(record: &NetworkRecord) -> &str {
+        &record.def.name
     }
 
     fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String> {
-        shared.snapshot.load().networks.get(&uuid).map(|r| r.def.name.clone())
+        shared
+            .snapshot
+            .read(|s| s.networks.get(&uuid).map(|r| r.def.name.clone()))
     }
 
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
@@ -132,7 +133,7 @@ impl ObjectKind for NetworkKind {
 pub(crate) fn applied(
     outcome: virtbus_drivers::Outcome<NetworkRecord>,
     uuid: Uuid,
-    name_before: Option<String>,
+    name_before: impl FnOnce() -> Option<String>,
 ) -> Applied<NetworkKind> {
     object::applied::<NetworkKind>(outcome, uuid, name_before, |r| r.cloned().map(Arc::new))
 }

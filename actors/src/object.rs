@@ -50,7 +50,10 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     /// Drops the object's address from the registry.
     fn unregister(shared: &Shared, uuid: Uuid);
     /// The object's name, for events.
-    fn name_of(record: &Self::Record) -> String;
+    fn name_ref(record: &Self::Record) -> &str;
+    fn name_of(record: &Self::Record) -> String {
+        Self::name_ref(record).to_string()
+    }
     /// The object's name as the snapshot has it.
     fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String>;
     /// The bus event for a driver event about this object, if it is one of
@@ -126,7 +129,9 @@ impl<K: ObjectKind> ObjectActor<K> {
         match result {
             Ok(Ok(applied)) => {
                 if let Some(record) = &applied.record {
-                    self.name_hint = Some(K::name_of(record));
+                    if self.name_hint.as_deref() != Some(K::name_ref(record)) {
+                        self.name_hint = Some(K::name_of(record));
+                    }
                 }
                 let gone = applied.record.is_none();
                 if applied.changed || gone {
@@ -289,15 +294,15 @@ impl<K: ObjectKind> Handler<Refresh> for ObjectActor<K> {
 pub(crate) fn applied<K: ObjectKind>(
     outcome: virtbus_drivers::Outcome<K::Record>,
     uuid: Uuid,
-    name_before: Option<String>,
+    name_before: impl FnOnce() -> Option<String>,
     reply: impl FnOnce(Option<&K::Record>) -> K::Reply,
 ) -> Applied<K> {
-    let name = outcome
-        .record
-        .as_ref()
-        .map(K::name_of)
-        .or(name_before)
-        .unwrap_or_default();
+    // The name of an object that just vanished is still in the snapshot:
+    // the actor removes it only after this command.
+    let name = match &outcome.record {
+        Some(record) => K::name_of(record),
+        None => name_before().unwrap_or_default(),
+    };
     let events = outcome
         .events
         .iter()

@@ -47,7 +47,6 @@ impl ObjectKind for PoolKind {
 
     fn execute(shared: &Shared, uuid: Uuid, op: PoolOp) -> VirtResult<Applied<Self>> {
         let storage = &shared.conn.storage;
-        let name_before = shared.snapshot.load().pools.get(&uuid).map(|p| p.def.name.clone());
         let persist = matches!(op, PoolOp::Redefine(_));
         let undefine = matches!(op, PoolOp::Undefine);
         let mut volume = None;
@@ -79,7 +78,7 @@ impl ObjectKind for PoolKind {
                 _ => {}
             }
         }
-        let mut done = applied(outcome, uuid, name_before);
+        let mut done = applied(outcome, uuid, || Self::snapshot_name(shared, uuid));
         if let Some(vol) = volume {
             done.reply = PoolReply::Volume(Box::new(vol));
         }
@@ -148,12 +147,12 @@ impl ObjectKind for PoolKind {
         }
     }
 
-    fn name_of(record: &PoolRecord) -> String {
-        record.def.name.clone()
+    fn name_ref(record: &PoolRecord) -> &str {
+        &record.def.name
     }
 
     fn snapshot_name(shared: &Shared, uuid: Uuid) -> Option<String> {
-        shared.snapshot.load().pools.get(&uuid).map(|r| r.def.name.clone())
+        shared.snapshot.read(|s| s.pools.get(&uuid).map(|r| r.def.name.clone()))
     }
 
     fn event_body(uuid: Uuid, name: &str, event: &DriverEvent) -> Option<EventBody> {
@@ -171,7 +170,7 @@ impl ObjectKind for PoolKind {
 pub(crate) fn applied(
     outcome: virtbus_drivers::Outcome<PoolRecord>,
     uuid: Uuid,
-    name_before: Option<String>,
+    name_before: impl FnOnce() -> Option<String>,
 ) -> Applied<PoolKind> {
     object::applied::<PoolKind>(outcome, uuid, name_before, |r| {
         PoolReply::Record(r.cloned().map(Arc::new))
