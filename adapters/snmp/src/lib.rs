@@ -15,6 +15,8 @@
 //! - [`guest_table`]: reads of `libvirtGuestTable` from the core's snapshot.
 //! - [`guest_set`]: SETs on `libvirtGuestState` / `libvirtGuestRowStatus`.
 //! - [`system_group`]: SNMPv2-MIB `system` scalars.
+//! - [`snmp_group`]: SNMPv2-MIB `snmpInBadCommunityNames`, counted through a
+//!   `tracing` layer the binary installs.
 //! - [`notify`]: bus events → `libvirtGuestNotif` traps/informs.
 //! - [`engine_state`]: the persisted SNMPv3 engine ID and boots counter.
 //! - [`errors`]: the one table mapping core errors to SNMP error-status.
@@ -31,8 +33,10 @@ pub mod guest_table;
 pub mod notify;
 pub mod oids;
 pub mod server;
+pub mod snmp_group;
 pub mod system_group;
 
 pub use agentx::AgentxAddr;
 pub use config::{SnmpConfig, TrapVersion, UsmUserConfig};
 pub use server::{SnmpError, SnmpServer};
+pub use snmp_group::bad_community_layer;

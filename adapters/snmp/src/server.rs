@@ -10,6 +10,7 @@ use crate::config::{SnmpConfig, TrapVersion, UsmUserConfig};
 use crate::engine_state::{load_engine, EngineStateError};
 use crate::guest_table::GuestTable;
 use crate::oids::{LIBVIRT_MIB, SYSTEM};
+use crate::snmp_group::{SnmpGroup, SNMP_GROUP};
 use crate::system_group::SystemGroup;
 use async_snmp::agent::{Agent, SecurityModel, VacmBuilder, VacmSecurityModel};
 use async_snmp::{Auth, AuthProtocol, NotificationSinkId, Oid, PrivProtocol, Retry, SecurityLevel};
@@ -176,6 +177,7 @@ impl SnmpServer {
                 .community(config.community.as_bytes().to_vec())
                 .handler(Oid::from_slice(LIBVIRT_MIB), guests.clone())
                 .handler(Oid::from_slice(SYSTEM), system.clone())
+                .handler(Oid::from_slice(SNMP_GROUP), Arc::new(SnmpGroup))
                 .cancellation_token(cancel.child_token())
                 .inform_timeout(config.inform_timeout)
                 .inform_retry(inform_retry.clone())

@@ -95,3 +95,43 @@ fn absurd_getbulk_is_truncated_to_fit() {
     assert!(!out.contains("tooBig"), "{out}");
     still_serves(&agent);
 }
+
+/// snmpInBadCommunityNames.0 as snmpget reads it by name, through the
+/// shipped MIB files.
+fn bad_community_names(agent: &Agent) -> String {
+    let out = agent.v2c(
+        "snmpget",
+        "public",
+        &["-m", "SNMPv2-MIB", "-OUe"],
+        &["SNMPv2-MIB::snmpInBadCommunityNames.0"],
+    );
+    out.trim().to_string()
+}
+
+#[test]
+fn wrong_communities_are_counted_in_snmp_in_bad_community_names() {
+    let agent = Agent::start(&["--snmp-rw-community", "private"]);
+    assert_eq!(
+        bad_community_names(&agent),
+        "SNMPv2-MIB::snmpInBadCommunityNames.0 = Counter32: 0"
+    );
+    // v2c, v1 and the empty community: no answer, each counted.
+    for (version, community) in [(1u8, &b"nope"[..]), (0, b"nope"), (1, b"")] {
+        assert_eq!(probe(&agent, &get_sysdescr(version, community)), None);
+    }
+    // Known communities (read-only and read-write) and v3 are not counted.
+    assert!(probe(&agent, &get_sysdescr(1, b"private")).is_some());
+    still_serves(&agent);
+    assert_eq!(
+        bad_community_names(&agent),
+        "SNMPv2-MIB::snmpInBadCommunityNames.0 = Counter32: 3"
+    );
+    // A walk of the snmp group finds it too (GETNEXT from the group).
+    let walk = agent.v2c(
+        "snmpwalk",
+        "public",
+        &["-m", "SNMPv2-MIB", "-OUe"],
+        &["SNMPv2-MIB::snmp"],
+    );
+    assert_eq!(walk.trim(), "SNMPv2-MIB::snmpInBadCommunityNames.0 = Counter32: 3");
+}
