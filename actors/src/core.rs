@@ -308,6 +308,52 @@ impl Core {
         addr.send(Command(op)).await.map_err(|e| mailbox("domain", uuid, e))?
     }
 
+    /// Starts every inactive pool and domain marked autostart, pools first
+    /// (guests may use their volumes), as libvirtd does when it starts.
+    /// Failures are logged and returned as (kind, name, error); they never
+    /// stop the agent. Nothing to do for drivers that keep definitions
+    /// (libvirtd autostarts its own objects).
+    pub async fn autostart(&self) -> Vec<(&'static str, String, VirtError)> {
+        let mut failed = Vec::new();
+        if self.shared.conn.keeps_definitions {
+            return failed;
+        }
+        let snap = self.snapshot();
+        let mut pools: Vec<_> = snap
+            .pools
+            .values()
+            .filter(|p| p.autostart && !p.is_active())
+            .map(|p| (p.def.uuid, p.def.name.clone()))
+            .collect();
+        pools.sort_by(|a, b| a.1.cmp(&b.1));
+        for (uuid, name) in pools {
+            match self.pool(uuid, PoolOp::Start).await {
+                Ok(_) => tracing::info!(pool = %name, "autostarted"),
+                Err(err) => {
+                    tracing::error!(pool = %name, error = %err, "autostart failed");
+                    failed.push(("pool", name, err));
+                }
+            }
+        }
+        let mut domains: Vec<_> = snap
+            .domains
+            .values()
+            .filter(|d| d.autostart && !d.is_active())
+            .map(|d| (d.uuid(), d.def.name.clone()))
+            .collect();
+        domains.sort_by(|a, b| a.1.cmp(&b.1));
+        for (uuid, name) in domains {
+            match self.domain(uuid, DomainOp::Start).await {
+                Ok(_) => tracing::info!(domain = %name, "autostarted"),
+                Err(err) => {
+                    tracing::error!(domain = %name, error = %err, "autostart failed");
+                    failed.push(("domain", name, err));
+                }
+            }
+        }
+        failed
+    }
+
     /// Like [`Core::domain`], for commands that answer with the record.
     pub async fn domain_record(&self, uuid: Uuid, op: DomainOp) -> VirtResult<Option<Arc<DomainRecord>>> {
         match self.domain(uuid, op).await? {
@@ -476,6 +522,11 @@ fn replay_store(conn: &Connection, stored: StoredState) {
             }
         }
     }
+    for uuid in stored.domains.autostart {
+        if let Err(err) = conn.hypervisor.set_domain_autostart(uuid, true) {
+            tracing::error!(domain = %uuid, error = %err, "stored autostart mark could not be restored");
+        }
+    }
     for def in stored.pools.defined {
         let name = def.name.clone();
         if let Err(err) = conn.storage.define_pool(def) {
@@ -489,6 +540,11 @@ fn replay_store(conn: &Connection, stored: StoredState) {
             if let Err(err) = conn.storage.undefine_pool(uuid) {
                 tracing::error!(pool = %uuid, error = %err, "stored pool removal could not be replayed");
             }
+        }
+    }
+    for uuid in stored.pools.autostart {
+        if let Err(err) = conn.storage.set_pool_autostart(uuid, true) {
+            tracing::error!(pool = %uuid, error = %err, "stored autostart mark could not be restored");
         }
     }
     for def in stored.networks.defined {

@@ -28,6 +28,8 @@ pub enum DomainOp {
     /// Maximum memory, KiB.
     SetMaxMemory(u64),
     SetVcpus(u32),
+    /// Start with the agent (`virDomainSetAutostart`).
+    SetAutostart(bool),
     /// `define` of XML naming this domain.
     Redefine(Box<DomainDef>),
     /// `create` of XML naming this (inactive, persistent) domain.
@@ -58,6 +60,10 @@ impl ObjectKind for DomainKind {
         // The name for events, should the domain vanish with this command.
         let persist = matches!(op, DomainOp::Redefine(_) | DomainOp::SetMaxMemory(_));
         let undefine = matches!(op, DomainOp::Undefine);
+        let autostart = match op {
+            DomainOp::SetAutostart(on) => Some(on),
+            _ => None,
+        };
         let outcome = match op {
             DomainOp::Start => hv.start_domain(uuid)?,
             DomainOp::Shutdown => hv.shutdown_domain(uuid)?,
@@ -70,6 +76,7 @@ impl ObjectKind for DomainKind {
             DomainOp::SetMemory(kib) => hv.set_memory(uuid, kib)?,
             DomainOp::SetMaxMemory(kib) => hv.set_max_memory(uuid, kib)?,
             DomainOp::SetVcpus(n) => hv.set_vcpus(uuid, n)?,
+            DomainOp::SetAutostart(on) => hv.set_domain_autostart(uuid, on)?,
             DomainOp::Redefine(def) => hv.define_domain(*def)?,
             DomainOp::CreateFrom(def) => hv.create_domain(*def)?,
             DomainOp::Stats => {
@@ -101,6 +108,9 @@ impl ObjectKind for DomainKind {
                 }
                 _ if undefine => store.remove(Kind::Domain, uuid)?,
                 _ => {}
+            }
+            if let Some(on) = autostart {
+                store.set_autostart(Kind::Domain, uuid, on)?;
             }
         }
         Ok(applied(outcome, uuid, || Self::snapshot_name(shared, uuid)))

@@ -24,6 +24,8 @@ pub enum PoolOp {
     CreateFrom(Box<PoolDef>),
     CreateVolume(Box<VolumeDef>),
     DeleteVolume(String),
+    /// Start with the agent (`virStoragePoolSetAutostart`).
+    SetAutostart(bool),
     /// Grow volume `name` to `capacity_bytes` (`virStorageVolResize`).
     ResizeVolume {
         name: String,
@@ -49,6 +51,10 @@ impl ObjectKind for PoolKind {
         let storage = &shared.conn.storage;
         let persist = matches!(op, PoolOp::Redefine(_));
         let undefine = matches!(op, PoolOp::Undefine);
+        let autostart = match op {
+            PoolOp::SetAutostart(on) => Some(on),
+            _ => None,
+        };
         let mut volume = None;
         let outcome = match op {
             PoolOp::Build => storage.build_pool(uuid)?,
@@ -57,6 +63,7 @@ impl ObjectKind for PoolKind {
             PoolOp::Delete => storage.delete_pool(uuid)?,
             PoolOp::Undefine => storage.undefine_pool(uuid)?,
             PoolOp::Refresh => storage.refresh_pool(uuid)?,
+            PoolOp::SetAutostart(on) => storage.set_pool_autostart(uuid, on)?,
             PoolOp::Redefine(def) => storage.define_pool(*def)?,
             PoolOp::CreateFrom(def) => storage.create_pool(*def)?,
             PoolOp::CreateVolume(def) => {
@@ -76,6 +83,9 @@ impl ObjectKind for PoolKind {
                 Some(rec) if persist && rec.persistent => store.save(Kind::Pool, uuid, &rec.def.to_xml())?,
                 _ if undefine => store.remove(Kind::Pool, uuid)?,
                 _ => {}
+            }
+            if let Some(on) = autostart {
+                store.set_autostart(Kind::Pool, uuid, on)?;
             }
         }
         let mut done = applied(outcome, uuid, || Self::snapshot_name(shared, uuid));

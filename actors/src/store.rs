@@ -3,7 +3,8 @@
 //!
 //! Layout: `STATE_DIR/defs/<uri-key>/{domains,pools,networks}/<uuid>.xml` for
 //! a definition made or changed through the agent, and `<uuid>.removed` (empty)
-//! for one undefined through it. The driver supplies the base (a test node
+//! for one undefined through it, and `<uuid>.autostart` (empty) for one
+//! marked to start with the agent (libvirt keeps symlinks in `autostart/`). The driver supplies the base (a test node
 //! file, or nothing); the store replays the agent's changes on top at start.
 //!
 //! Every write is temp file → fsync → rename → fsync of the directory, so a
@@ -39,6 +40,8 @@ impl Kind {
 pub struct Stored<T> {
     pub defined: Vec<T>,
     pub removed: Vec<Uuid>,
+    /// Objects marked autostart.
+    pub autostart: Vec<Uuid>,
 }
 
 impl<T> Default for Stored<T> {
@@ -46,6 +49,7 @@ impl<T> Default for Stored<T> {
         Stored {
             defined: Vec::new(),
             removed: Vec::new(),
+            autostart: Vec::new(),
         }
     }
 }
@@ -87,11 +91,25 @@ impl Store {
         sync_dir(&dir)
     }
 
-    /// Records that an object was undefined through the agent.
+    /// Records that an object was undefined through the agent (which also
+    /// ends its autostart, as in libvirt).
     pub fn remove(&self, kind: Kind, uuid: Uuid) -> VirtResult<()> {
         let dir = self.root.join(kind.dir());
         write_atomic(&dir, &format!("{uuid}.removed"), b"")?;
         remove_if_present(&dir.join(format!("{uuid}.xml")))?;
+        remove_if_present(&dir.join(format!("{uuid}.autostart")))?;
+        sync_dir(&dir)
+    }
+
+    /// Marks (or unmarks) an object to be started when the agent starts.
+    pub fn set_autostart(&self, kind: Kind, uuid: Uuid, autostart: bool) -> VirtResult<()> {
+        let dir = self.root.join(kind.dir());
+        let name = format!("{uuid}.autostart");
+        if autostart {
+            write_atomic(&dir, &name, b"")?;
+        } else {
+            remove_if_present(&dir.join(&name))?;
+        }
         sync_dir(&dir)
     }
 
@@ -128,6 +146,13 @@ impl Store {
                 // An interrupted write: the rename never happened, so the
                 // previous version (if any) is still in place.
                 remove_if_present(&path)?;
+                continue;
+            }
+            if let Some(stem) = file_name.strip_suffix(".autostart") {
+                match Uuid::parse_str(stem) {
+                    Ok(uuid) => stored.autostart.push(uuid),
+                    Err(_) => set_aside.push(quarantine(&path, "autostart mark not named by a uuid")?),
+                }
                 continue;
             }
             if let Some(stem) = file_name.strip_suffix(".removed") {

@@ -122,6 +122,12 @@ pub enum CtlCommand {
     Setmaxmem { domain: String, size: String },
     /// Change the number of active vcpus of a running domain.
     Setvcpus { domain: String, count: u32 },
+    /// Start a domain whenever the agent starts (--disable to stop doing so).
+    Autostart {
+        domain: String,
+        #[arg(long)]
+        disable: bool,
+    },
     /// Domain statistics (all domains when none is named).
     Domstats { domains: Vec<String> },
     /// List storage pools (active ones; --all for every pool).
@@ -147,6 +153,12 @@ pub enum CtlCommand {
     PoolDelete { pool: String },
     /// Refresh a storage pool's volumes.
     PoolRefresh { pool: String },
+    /// Start a pool whenever the agent starts (--disable to stop doing so).
+    PoolAutostart {
+        pool: String,
+        #[arg(long)]
+        disable: bool,
+    },
     /// Undefine an inactive storage pool.
     PoolUndefine { pool: String },
     /// List a pool's volumes.

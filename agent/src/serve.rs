@@ -92,6 +92,16 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         tracing::warn!("test hooks are enabled (VIRTBUS_TEST_HOOKS=1); do not use this in production");
     }
 
+    // Autostart before the control socket opens: a client that can connect
+    // sees the autostarted objects running (or their failures logged).
+    let failed = core.autostart().await;
+    if !failed.is_empty() {
+        tracing::warn!(
+            failed = failed.len(),
+            "some autostart objects did not start; see the errors above"
+        );
+    }
+
     let socket = socket_path(&state_dir);
     let listener = bind_socket(&socket)?;
     tracing::info!(socket = %socket.display(), "ctl: listening on unix:{}", socket.display());

@@ -220,3 +220,46 @@ fn json_logs_on_request() {
     let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
     assert_eq!(v["fields"]["domains"], 1);
 }
+
+#[test]
+fn autostart_marks_persist_and_start_domains_with_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let xml = files.path().join("auto.xml");
+    std::fs::write(
+        &xml,
+        "<domain type='test'><name>auto</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>",
+    )
+    .unwrap();
+    let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
+    agent.ok(&["define", xml.to_str().unwrap()]);
+    assert_eq!(
+        agent.ok(&["autostart", "auto"]),
+        "Domain 'auto' marked as autostarted\n\n"
+    );
+    assert!(agent.ok(&["dominfo", "auto"]).contains("Autostart:      enable\n"));
+    let err = agent.fails(&["autostart", "nosuch"]);
+    assert!(err.contains("failed to get domain 'nosuch'"), "{err}");
+    // libvirt's test driver keeps no pool config files: it refuses.
+    let err = agent.fails(&["pool-autostart", "default-pool"]);
+    assert!(
+        err.contains("failed to mark pool default-pool as autostarted") && err.contains("pool has no config file"),
+        "{err}"
+    );
+    assert!(agent.terminate().success());
+
+    // The mark survived, and the agent started the domain on its way up.
+    let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
+    assert_eq!(agent.ok(&["domstate", "auto"]), "running\n\n");
+    assert!(agent.ok(&["dominfo", "auto"]).contains("Autostart:      enable\n"));
+    assert_eq!(
+        agent.ok(&["autostart", "--disable", "auto"]),
+        "Domain 'auto' unmarked as autostarted\n\n"
+    );
+    agent.ok(&["destroy", "auto"]);
+    assert!(agent.terminate().success());
+
+    let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
+    assert_eq!(agent.ok(&["domstate", "auto"]), "shut off\n\n");
+    assert!(agent.ok(&["dominfo", "auto"]).contains("Autostart:      disable\n"));
+}

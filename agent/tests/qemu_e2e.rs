@@ -416,3 +416,53 @@ fn dir_pool_volume_resize_through_ctl_and_networks_are_no_support() {
     // The agent keeps serving after every refusal.
     assert!(agent.ok(&["pool-list"]).contains("images"));
 }
+
+#[test]
+fn autostart_pool_and_guest_start_with_the_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = tempfile::tempdir().expect("tempdir");
+    let _guard = QemuGuard::new(dir.path());
+    let images = files.path().join("images");
+    let uuid = "6c3a5e1e-7e0b-4b2a-9f1d-0000000a0705";
+    let agent = start_agent(dir.path(), free_udp_port());
+    let pool = format!(
+        "<pool type='dir'><name>boot-images</name><target><path>{}</path></target></pool>",
+        images.display()
+    );
+    agent.ok(&["pool-define", &write_xml(files.path(), "pool", &pool)]);
+    agent.ok(&["pool-build", "boot-images"]);
+    assert_eq!(
+        agent.ok(&["pool-autostart", "boot-images"]),
+        "Pool boot-images marked as autostarted\n\n"
+    );
+    agent.ok(&["define", &write_xml(files.path(), "early", &guest_xml("early", uuid))]);
+    agent.ok(&["autostart", "early"]);
+    // A transient guest has no autostart in libvirt's qemu driver.
+    agent.ok(&[
+        "create",
+        &write_xml(
+            files.path(),
+            "brief",
+            &guest_xml("brief", "6c3a5e1e-7e0b-4b2a-9f1d-0000000b0705"),
+        ),
+    ]);
+    let err = agent.fails(&["autostart", "brief"]);
+    assert!(err.contains("cannot set autostart for transient domain"), "{err}");
+    agent.ok(&["destroy", "brief"]);
+    assert_eq!(domstate(&agent, "early"), "shut off");
+    assert!(agent.terminate().success());
+
+    let agent = start_agent(dir.path(), free_udp_port());
+    assert_eq!(domstate(&agent, "early"), "running", "autostarted with the agent");
+    let pid = pid_of(dir.path(), uuid);
+    assert!(process_runs_for(pid, uuid));
+    let pools = agent.ok(&["pool-list"]);
+    assert!(
+        pools
+            .lines()
+            .any(|l| l.contains("boot-images") && l.contains("active") && l.contains("yes")),
+        "{pools}"
+    );
+    agent.ok(&["destroy", "early"]);
+    assert!(!process_runs_for(pid, uuid));
+}

@@ -50,6 +50,19 @@ impl PoolObj {
         }
     }
 
+    /// `virStoragePoolSetAutostart` on a pool kept by the driver: only a pool
+    /// with a persistent definition (libvirt: a config file) has autostart.
+    pub(crate) fn set_autostart(&mut self, autostart: bool) -> VirtResult<()> {
+        if !self.persistent {
+            return Err(VirtError::invalid_arg(format!(
+                "pool '{}' has no config file (it is transient)",
+                self.def.name
+            )));
+        }
+        self.autostart = autostart;
+        Ok(())
+    }
+
     /// libvirt's "find inactive pool" lookups (`testStoragePoolObjFindInactiveByName`).
     pub(crate) fn require_inactive(&self) -> VirtResult<()> {
         if self.active {

@@ -41,6 +41,12 @@ pub trait HypervisorDriver: Send + Sync {
     /// `virDomainSetVcpus`: the number of active vcpus.
     fn set_vcpus(&self, uuid: Uuid, count: u32) -> VirtResult<Outcome<DomainRecord>>;
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats>;
+    /// `virDomainSetAutostart`: whether the agent starts the domain when it
+    /// starts. No lifecycle event. Drivers without it answer NO_SUPPORT.
+    fn set_domain_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<DomainRecord>> {
+        let _ = (uuid, autostart);
+        Err(virtbus_schemas::VirtError::no_support("virDomainSetAutostart"))
+    }
 }
 
 /// Storage pools and their volumes: `virStorageDriver`.
@@ -61,6 +67,12 @@ pub trait StorageDriver: Send + Sync {
     /// `virStorageVolResize` without flags: grows volume `name` of `pool` to
     /// `capacity_bytes` (shrinking is INVALID_ARG). Drivers without it answer
     /// NO_SUPPORT, as libvirt's test driver does.
+    /// `virStoragePoolSetAutostart`: whether the agent starts the pool when
+    /// it starts. Drivers without it answer NO_SUPPORT.
+    fn set_pool_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
+        let _ = (uuid, autostart);
+        Err(virtbus_schemas::VirtError::no_support("virStoragePoolSetAutostart"))
+    }
     fn resize_volume(
         &self,
         pool: Uuid,

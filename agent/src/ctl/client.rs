@@ -144,6 +144,7 @@ fn to_request(command: &CtlCommand) -> Result<Request, CtlError> {
             kib: parse_size(&size, "KiB")?.div_ceil(1024),
         },
         C::Setvcpus { domain, count } => Request::Setvcpus { domain, count },
+        C::Autostart { domain, disable } => Request::Autostart { domain, disable },
         C::Domstats { domains } => Request::Domstats { domains },
         C::PoolList { all } => Request::PoolList { all },
         C::PoolInfo { pool } => Request::PoolInfo { pool },
@@ -155,6 +156,7 @@ fn to_request(command: &CtlCommand) -> Result<Request, CtlError> {
         C::PoolDestroy { pool } => Request::PoolDestroy { pool },
         C::PoolDelete { pool } => Request::PoolDelete { pool },
         C::PoolRefresh { pool } => Request::PoolRefresh { pool },
+        C::PoolAutostart { pool, disable } => Request::PoolAutostart { pool, disable },
         C::PoolUndefine { pool } => Request::PoolUndefine { pool },
         C::VolList { pool } => Request::VolList { pool },
         C::VolCreateAs {
@@ -227,6 +229,14 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::PoolDestroy { pool } => message(format!("Pool {pool} destroyed")),
         C::PoolDelete { pool } => message(format!("Pool {pool} deleted")),
         C::PoolRefresh { pool } => message(format!("Pool {pool} refreshed")),
+        C::Autostart { domain, disable } => message(format!(
+            "Domain '{domain}' {} as autostarted",
+            if *disable { "unmarked" } else { "marked" }
+        )),
+        C::PoolAutostart { pool, disable } => message(format!(
+            "Pool {pool} {} as autostarted",
+            if *disable { "unmarked" } else { "marked" }
+        )),
         C::PoolUndefine { pool } => message(format!("Pool {pool} has been undefined")),
         C::VolList { .. } => format::vol_list(data, quiet),
         C::VolCreateAs { name: vol, .. } => message(format!("Vol {vol} created")),
@@ -264,7 +274,8 @@ fn failure(command: &CtlCommand, err: &WireError) -> Vec<String> {
             | C::Reset { domain }
             | C::Setmem { domain, .. }
             | C::Setmaxmem { domain, .. }
-            | C::Setvcpus { domain, .. },
+            | C::Setvcpus { domain, .. }
+            | C::Autostart { domain, .. },
             "NO_DOMAIN",
         ) => return vec![format!("failed to get domain '{domain}'")],
         (
@@ -295,6 +306,14 @@ fn failure(command: &CtlCommand, err: &WireError) -> Vec<String> {
         C::PoolDestroy { pool } => Some(format!("Failed to destroy pool {pool}")),
         C::PoolDelete { pool } => Some(format!("Failed to delete pool {pool}")),
         C::PoolRefresh { pool } => Some(format!("Failed to refresh pool {pool}")),
+        C::Autostart { domain, disable } => Some(format!(
+            "Failed to {} domain '{domain}' as autostarted",
+            if *disable { "unmark" } else { "mark" }
+        )),
+        C::PoolAutostart { pool, disable } => Some(format!(
+            "failed to {} pool {pool} as autostarted",
+            if *disable { "unmark" } else { "mark" }
+        )),
         C::PoolUndefine { pool } => Some(format!("Failed to undefine pool {pool}")),
         C::VolCreateAs { name, .. } => Some(format!("Failed to create vol {name}")),
         C::VolDelete { vol, .. } => Some(format!("Failed to delete vol {vol}")),

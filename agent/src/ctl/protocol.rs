@@ -73,6 +73,12 @@ pub enum Request {
         domain: String,
         count: u32,
     },
+    /// Mark (or with `disable`, unmark) a domain to start with the agent.
+    Autostart {
+        domain: String,
+        #[serde(default)]
+        disable: bool,
+    },
     Domstats {
         #[serde(default)]
         domains: Vec<String>,
@@ -107,6 +113,11 @@ pub enum Request {
     },
     PoolRefresh {
         pool: String,
+    },
+    PoolAutostart {
+        pool: String,
+        #[serde(default)]
+        disable: bool,
     },
     PoolUndefine {
         pool: String,

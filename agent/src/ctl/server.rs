@@ -148,6 +148,7 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         Request::Setmem { domain, kib } => domain_op(core, &domain, DomainOp::SetMemory(kib)).await,
         Request::Setmaxmem { domain, kib } => domain_op(core, &domain, DomainOp::SetMaxMemory(kib)).await,
         Request::Setvcpus { domain, count } => domain_op(core, &domain, DomainOp::SetVcpus(count)).await,
+        Request::Autostart { domain, disable } => domain_op(core, &domain, DomainOp::SetAutostart(!disable)).await,
         Request::DebugPanic { domain } => {
             let rec = core.lookup_domain(&domain)?;
             core.domain(rec.uuid(), DomainOp::Panic).await?;
@@ -187,6 +188,7 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         Request::PoolDestroy { pool } => pool_op(core, &pool, PoolOp::Destroy).await,
         Request::PoolDelete { pool } => pool_op(core, &pool, PoolOp::Delete).await,
         Request::PoolRefresh { pool } => pool_op(core, &pool, PoolOp::Refresh).await,
+        Request::PoolAutostart { pool, disable } => pool_op(core, &pool, PoolOp::SetAutostart(!disable)).await,
         Request::PoolUndefine { pool } => pool_op(core, &pool, PoolOp::Undefine).await,
         Request::VolList { pool } => {
             let rec = core.lookup_pool(&pool)?;

@@ -441,6 +441,22 @@ impl HypervisorDriver for QemuDriver {
         })
     }
 
+    /// `qemuDomainSetAutostart`: persistent domains only.
+    fn set_domain_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<DomainRecord>> {
+        let inner = &self.inner;
+        inner.with_domain(uuid, |obj| {
+            if !obj.persistent {
+                return Err(VirtError::operation_invalid(format!(
+                    "cannot set autostart for transient domain '{}'",
+                    obj.def.name
+                )));
+            }
+            obj.autostart = autostart;
+            let _ = inner.save_runtime(obj);
+            Ok(Vec::new())
+        })
+    }
+
     /// `virDomainGetInfo` plus block and interface counters, from `/proc`,
     /// QMP and the host side of tap devices.
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats> {

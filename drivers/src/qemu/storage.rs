@@ -302,7 +302,16 @@ impl StorageDriver for QemuDriver {
         self.inner.with_pool(uuid, |obj| {
             obj.require_inactive()?;
             obj.persistent = false;
+            obj.autostart = false;
             Ok(pool_event(PoolEventType::Undefined))
+        })
+    }
+
+    /// `storagePoolSetAutostart`: persistent pools only.
+    fn set_pool_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
+        self.inner.with_pool(uuid, |obj| {
+            obj.set_autostart(autostart)?;
+            Ok(Vec::new())
         })
     }
 

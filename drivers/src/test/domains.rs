@@ -310,8 +310,18 @@ impl HypervisorDriver for TestDriver {
             }
             obj.has_managed_save = false;
             obj.persistent = false;
+            obj.autostart = false;
             obj.new_def = None;
             Ok(event(DomainLifecycle::undefined(UndefinedDetail::Removed)))
+        })
+    }
+
+    /// `testDomainSetAutostart`: libvirt's test driver sets the flag on any
+    /// domain, transient ones included.
+    fn set_domain_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<DomainRecord>> {
+        self.with_domain(uuid, |obj| {
+            obj.autostart = autostart;
+            Ok(Vec::new())
         })
     }
 

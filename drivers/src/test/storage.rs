@@ -195,8 +195,15 @@ impl StorageDriver for TestDriver {
         self.with_pool(uuid, |obj| {
             obj.require_inactive()?;
             obj.persistent = false;
+            obj.autostart = false;
             Ok(pool_event(PoolEventType::Undefined))
         })
+    }
+
+    /// `testStoragePoolSetAutostart`: the test driver's pools have no config
+    /// file, so libvirt refuses every one.
+    fn set_pool_autostart(&self, uuid: Uuid, _autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
+        self.with_pool(uuid, |_| Err(VirtError::invalid_arg("pool has no config file")))
     }
 
     /// `testStoragePoolRefresh`: only a REFRESHED event, which is not a
