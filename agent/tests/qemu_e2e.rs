@@ -115,16 +115,22 @@ fn start_agent(state_dir: &Path, snmp_port: u16) -> Agent {
     )
 }
 
-/// `(event, detail)` of the next domain event of `name` on the stream.
+/// `(event, detail)` of the next domain event of `name` on the stream. The
+/// bound is generous: a loaded machine may take seconds to stop a qemu.
 fn next_event_of(events: &EventStream, name: &str) -> (String, String) {
+    let mut skipped = Vec::new();
     loop {
-        let ev = events.next();
+        let ev = match events.rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(ev) => ev,
+            Err(_) => panic!("no event of '{name}' within 60 s; other events meanwhile: {skipped:?}"),
+        };
         if ev["kind"] == "domain" && ev["name"] == name {
             return (
                 ev["event"].as_str().unwrap_or("").to_string(),
                 ev["detail"].as_str().unwrap_or("").to_string(),
             );
         }
+        skipped.push(ev);
     }
 }
 
