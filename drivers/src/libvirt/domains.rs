@@ -3,11 +3,11 @@
 //! Each operation is the libvirt API call named in its comment; records are
 //! read back from libvirt (`virDomainGetXMLDesc`, `virDomainGetState`, ...)
 //! so they always show libvirt's truth. The events an operation emits come
-//! from libvirt's callbacks (see `events.rs`); `min_events` below is what the
-//! call always emits in libvirt, so the call waits for it.
+//! from libvirt's callbacks (see `events.rs`); the [`Expect`] below is the
+//! event the call always ends with in libvirt, so the call waits for it.
 
 use super::conn::{c_text, Session};
-use super::events::Key;
+use super::events::{Expect, Key};
 use super::reconnect::Link;
 use super::{lv, LibvirtDriver};
 use crate::model::{DomainRecord, DomainStats, Outcome};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 use virt::domain::Domain;
 use virt::sys;
-use virtbus_schemas::lifecycle::{DomainState, StateWithReason};
+use virtbus_schemas::lifecycle::{DomainEventType, DomainState, StateWithReason};
 use virtbus_schemas::{DomainDef, ErrorCode, VirtError, VirtResult};
 
 /// Every domain, active and inactive (`virConnectListAllDomains`). A domain
@@ -94,13 +94,13 @@ impl LibvirtDriver {
     fn domain_call(
         &self,
         uuid: Uuid,
-        min_events: usize,
+        expect: Expect,
         call: impl FnOnce(&Domain) -> Result<(), virt::error::Error>,
     ) -> VirtResult<Outcome<DomainRecord>> {
         let link = &*self.link;
         self.mutate(
             Key::Domain(uuid),
-            min_events,
+            expect,
             |s| {
                 let dom = lookup(link, s, uuid)?;
                 lv(link, call(&dom))
@@ -115,9 +115,14 @@ impl LibvirtDriver {
         c_text("domain XML", &xml)?;
         let link = &*self.link;
         let created = std::cell::Cell::new(def.uuid);
+        let expect = Expect::Domain(if live {
+            DomainEventType::Started
+        } else {
+            DomainEventType::Defined
+        });
         self.mutate(
             Key::Domain(def.uuid),
-            1,
+            expect,
             |s| {
                 let dom = if live {
                     lv(link, Domain::create_xml(s.conn(), &xml, 0))?
@@ -157,58 +162,64 @@ impl HypervisorDriver for LibvirtDriver {
 
     /// `virDomainUndefine`: UNDEFINED.
     fn undefine_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 1, |d| d.undefine())
+        self.domain_call(uuid, Expect::Domain(DomainEventType::Undefined), |d| d.undefine())
     }
 
     /// `virDomainCreate`: STARTED.
     fn start_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 1, |d| d.create().map(|_| ()))
+        self.domain_call(uuid, Expect::Domain(DomainEventType::Started), |d| {
+            d.create().map(|_| ())
+        })
     }
 
     /// `virDomainShutdown`: a request to the guest; libvirt's test driver
     /// stops at once, qemu guests later (the event then comes as a notice).
     fn shutdown_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 0, |d| d.shutdown().map(|_| ()))
+        self.domain_call(uuid, Expect::Nothing, |d| d.shutdown().map(|_| ()))
     }
 
     /// `virDomainDestroy`: STOPPED/DESTROYED.
     fn destroy_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 1, |d| d.destroy())
+        self.domain_call(uuid, Expect::Domain(DomainEventType::Stopped), |d| d.destroy())
     }
 
     /// `virDomainSuspend`: SUSPENDED/PAUSED.
     fn suspend_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 1, |d| d.suspend().map(|_| ()))
+        self.domain_call(uuid, Expect::Domain(DomainEventType::Suspended), |d| {
+            d.suspend().map(|_| ())
+        })
     }
 
     /// `virDomainResume`: RESUMED/UNPAUSED.
     fn resume_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 1, |d| d.resume().map(|_| ()))
+        self.domain_call(uuid, Expect::Domain(DomainEventType::Resumed), |d| {
+            d.resume().map(|_| ())
+        })
     }
 
     /// `virDomainReboot`: no lifecycle event of its own in libvirt.
     fn reboot_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 0, |d| d.reboot(0))
+        self.domain_call(uuid, Expect::Nothing, |d| d.reboot(0))
     }
 
     /// `virDomainReset`.
     fn reset_domain(&self, uuid: Uuid) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 0, |d| d.reset().map(|_| ()))
+        self.domain_call(uuid, Expect::Nothing, |d| d.reset().map(|_| ()))
     }
 
     /// `virDomainSetMemory`.
     fn set_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 0, |d| d.set_memory(kib).map(|_| ()))
+        self.domain_call(uuid, Expect::Nothing, |d| d.set_memory(kib).map(|_| ()))
     }
 
     /// `virDomainSetMaxMemory`.
     fn set_max_memory(&self, uuid: Uuid, kib: u64) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 0, |d| d.set_max_memory(kib).map(|_| ()))
+        self.domain_call(uuid, Expect::Nothing, |d| d.set_max_memory(kib).map(|_| ()))
     }
 
     /// `virDomainSetVcpus`.
     fn set_vcpus(&self, uuid: Uuid, count: u32) -> VirtResult<Outcome<DomainRecord>> {
-        self.domain_call(uuid, 0, |d| d.set_vcpus(count).map(|_| ()))
+        self.domain_call(uuid, Expect::Nothing, |d| d.set_vcpus(count).map(|_| ()))
     }
 
     /// `virConnectGetAllDomainStats` (sampled for all domains at once), or

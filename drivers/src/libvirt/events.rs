@@ -12,8 +12,9 @@
 //!   publishes the event, or adopts an object it did not know.
 //!
 //! A call ends its capture only once libvirt has delivered the events the
-//! call caused ([`Capture::finish`]): it waits for the events the operation
-//! always emits (e.g. one for `virDomainCreate`), then for a marker timer on
+//! call caused ([`Capture::finish`]): it waits for the event the operation
+//! always ends with ([`Expect`], e.g. STARTED for `virDomainCreate`, which
+//! libvirt's qemu driver precedes with RESUMED), then for a marker timer on
 //! libvirt's event loop, which fires after every event queued before it. For
 //! in-process drivers (`test:///`) that marker is exact; for connections to a
 //! daemon, events travel over the socket, so a short quiet period follows the
@@ -41,6 +42,41 @@ pub(crate) enum Key {
     Domain(Uuid),
     Pool(Uuid),
     Network(Uuid),
+}
+
+/// What a call waits for before it ends its capture: the event libvirt
+/// always emits last for the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// Nothing for sure (a shutdown request, a memory change).
+    Nothing,
+    /// Any one event (pool and network operations emit exactly one).
+    One,
+    /// A domain event of this type. libvirt's qemu driver emits others
+    /// first (RESUMED before STARTED, SHUTDOWN before STOPPED), so a count
+    /// alone could end the capture between the two.
+    Domain(DomainEventType),
+}
+
+impl Expect {
+    /// At least one event, when the object vanished: nothing else could
+    /// report its end.
+    pub(crate) fn or_one(self) -> Expect {
+        match self {
+            Expect::Nothing => Expect::One,
+            other => other,
+        }
+    }
+
+    fn met_by(self, events: &[DriverEvent]) -> bool {
+        match self {
+            Expect::Nothing => true,
+            Expect::One => !events.is_empty(),
+            Expect::Domain(wanted) => events
+                .iter()
+                .any(|e| matches!(e, DriverEvent::Domain(d) if d.event == wanted)),
+        }
+    }
 }
 
 /// The event router shared by the callbacks and the driver calls.
@@ -169,17 +205,17 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
-    /// Waits until libvirt has delivered what the call caused (at least
-    /// `min_events`, then everything queued before now) and returns the
+    /// Waits until libvirt has delivered what the call caused (the event
+    /// `expect` names, then everything queued before now) and returns the
     /// events in libvirt's order.
-    pub(crate) fn finish(mut self, min_events: usize) -> Vec<DriverEvent> {
+    pub(crate) fn finish(mut self, expect: Expect) -> Vec<DriverEvent> {
         let hub = self.hub.clone();
         let deadline = Instant::now() + EXPECT_TIMEOUT;
         {
             let mut state = hub.state.lock();
-            while state.captures.get(&self.key).map_or(0, |c| c.events.len()) < min_events {
+            while !expect.met_by(state.captures.get(&self.key).map_or(&[], |c| c.events.as_slice())) {
                 if hub.cond.wait_until(&mut state, deadline).timed_out() {
-                    tracing::warn!(key = ?self.key, min_events, "libvirt did not deliver the expected events in time");
+                    tracing::warn!(key = ?self.key, ?expect, "libvirt did not deliver the expected event in time");
                     break;
                 }
             }
@@ -302,6 +338,25 @@ mod tests {
             detail: 0,
         });
         assert!(matches!(rx.try_recv(), Ok(DriverNotice::Domain { uuid, .. }) if uuid == a));
+    }
+
+    #[test]
+    fn a_domain_call_waits_for_its_own_event_not_a_count() {
+        let resumed = DriverEvent::Domain(DomainLifecycle {
+            event: DomainEventType::Resumed,
+            detail: 0,
+        });
+        let started = DriverEvent::Domain(DomainLifecycle {
+            event: DomainEventType::Started,
+            detail: 0,
+        });
+        let start = Expect::Domain(DomainEventType::Started);
+        // qemu's start: RESUMED first; the capture must go on to STARTED.
+        assert!(!start.met_by(std::slice::from_ref(&resumed)));
+        assert!(start.met_by(&[resumed, started]));
+        assert!(Expect::Nothing.met_by(&[]));
+        assert!(!Expect::Nothing.or_one().met_by(&[]));
+        assert!(Expect::One.met_by(&[resumed]));
     }
 
     #[test]

@@ -79,9 +79,10 @@ impl LibvirtDriver {
     }
 }
 
+
 use crate::model::Outcome;
 use conn::{virt_error, Session};
-use events::Key;
+use events::{Expect, Key};
 
 impl LibvirtDriver {
     /// The live session, or NO_CONNECT while libvirt is away.
@@ -91,13 +92,13 @@ impl LibvirtDriver {
 
     /// Runs a mutating call on one object: `act` is the libvirt call, `fetch`
     /// reloads the object (`None`: it is gone). The events libvirt emits for
-    /// the call are collected into the outcome ([`events`]): at least
-    /// `min_events` (what the operation always emits), and at least one when
-    /// the object vanished, since nothing else could report its end.
+    /// the call are collected into the outcome ([`events`]), up to the one
+    /// `expect` names (what the operation always ends with), and at least one
+    /// when the object vanished, since nothing else could report its end.
     fn mutate<R>(
         &self,
         key: Key,
-        min_events: usize,
+        expect: Expect,
         act: impl FnOnce(&Session) -> VirtResult<()>,
         fetch: impl FnOnce(&Session) -> VirtResult<Option<R>>,
     ) -> VirtResult<Outcome<R>> {
@@ -108,12 +109,8 @@ impl LibvirtDriver {
             return Err(err);
         }
         let record = fetch(&session)?;
-        let min = if record.is_none() {
-            min_events.max(1)
-        } else {
-            min_events
-        };
-        let events = capture.finish(min);
+        let expect = if record.is_none() { expect.or_one() } else { expect };
+        let events = capture.finish(expect);
         if record.is_none() {
             self.link.forget(key);
         }

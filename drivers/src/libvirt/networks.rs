@@ -2,7 +2,7 @@
 //! (`virNetwork*`), with lifecycle events from libvirt's callbacks.
 
 use super::conn::{c_text, Session};
-use super::events::Key;
+use super::events::{Expect, Key};
 use super::reconnect::Link;
 use super::{lv, LibvirtDriver};
 use crate::model::{NetworkRecord, Outcome};
@@ -67,7 +67,7 @@ impl LibvirtDriver {
         // Every network operation here emits exactly one lifecycle event.
         self.mutate(
             Key::Network(uuid),
-            1,
+            Expect::One,
             |s| {
                 let net = lookup(link, s, uuid)?;
                 lv(link, call(&net))
@@ -83,7 +83,7 @@ impl LibvirtDriver {
         let created = std::cell::Cell::new(def.uuid);
         self.mutate(
             Key::Network(def.uuid),
-            1,
+            Expect::One,
             |s| {
                 let net = if live {
                     lv(link, Network::create_xml(s.conn(), &xml))?

@@ -3,7 +3,7 @@
 //! events come from libvirt's callbacks; volumes have no lifecycle events.
 
 use super::conn::{c_text, Session};
-use super::events::Key;
+use super::events::{Expect, Key};
 use super::reconnect::Link;
 use super::{lv, LibvirtDriver};
 use crate::model::{Outcome, PoolRecord, VolumeRecord};
@@ -83,13 +83,13 @@ impl LibvirtDriver {
     fn pool_call(
         &self,
         uuid: Uuid,
-        min_events: usize,
+        expect: Expect,
         call: impl FnOnce(&StoragePool) -> Result<(), virt::error::Error>,
     ) -> VirtResult<Outcome<PoolRecord>> {
         let link = &*self.link;
         self.mutate(
             Key::Pool(uuid),
-            min_events,
+            expect,
             |s| {
                 let pool = lookup(link, s, uuid)?;
                 lv(link, call(&pool))
@@ -105,7 +105,7 @@ impl LibvirtDriver {
         let created = std::cell::Cell::new(def.uuid);
         self.mutate(
             Key::Pool(def.uuid),
-            1,
+            Expect::One,
             |s| {
                 let pool = if live {
                     lv(link, StoragePool::create_xml(s.conn(), &xml, 0))?
@@ -144,32 +144,32 @@ impl StorageDriver for LibvirtDriver {
 
     /// `virStoragePoolBuild` (the test driver emits CREATED, others nothing).
     fn build_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>> {
-        self.pool_call(uuid, 0, |p| p.build(0).map(|_| ()))
+        self.pool_call(uuid, Expect::Nothing, |p| p.build(0).map(|_| ()))
     }
 
     /// `virStoragePoolCreate`: STARTED.
     fn start_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>> {
-        self.pool_call(uuid, 1, |p| p.create(0).map(|_| ()))
+        self.pool_call(uuid, Expect::One, |p| p.create(0).map(|_| ()))
     }
 
     /// `virStoragePoolDestroy`: STOPPED.
     fn destroy_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>> {
-        self.pool_call(uuid, 1, |p| p.destroy())
+        self.pool_call(uuid, Expect::One, |p| p.destroy())
     }
 
     /// `virStoragePoolDelete` (the test driver emits DELETED).
     fn delete_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>> {
-        self.pool_call(uuid, 0, |p| p.delete(0))
+        self.pool_call(uuid, Expect::Nothing, |p| p.delete(0))
     }
 
     /// `virStoragePoolUndefine`: UNDEFINED.
     fn undefine_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>> {
-        self.pool_call(uuid, 1, |p| p.undefine())
+        self.pool_call(uuid, Expect::One, |p| p.undefine())
     }
 
     /// `virStoragePoolRefresh`: its REFRESH event is not a lifecycle event.
     fn refresh_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>> {
-        self.pool_call(uuid, 0, |p| p.refresh(0).map(|_| ()))
+        self.pool_call(uuid, Expect::Nothing, |p| p.refresh(0).map(|_| ()))
     }
 
     /// `virStorageVolCreateXML`.
