@@ -109,7 +109,8 @@ pub(crate) fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn rfc3339(ns: u64) -> String {
+/// RFC 3339 text of nanoseconds since the Unix epoch, as events carry it.
+pub fn rfc3339(ns: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
 use virtbus_drivers::model::DriverEvent;
-use virtbus_drivers::DriverNotice;
 use virtbus_drivers::{Connection, DomainRecord, DomainStats, NetworkRecord, PoolRecord, VolumeRecord};
+use virtbus_drivers::{DriverNotice, LinkState};
 use virtbus_schemas::{DomainDef, ErrorCode, NetworkDef, NodeInfo, PoolDef, VirtError, VirtResult, VolumeDef};
 
 /// How to start the core.
@@ -198,6 +198,16 @@ impl Core {
 
     pub fn connection(&self) -> &Connection {
         &self.shared.conn
+    }
+
+    /// Whether the driver follows the service it fronts (libvirtd). While
+    /// it is `Down`, the snapshot is the last known state: stale.
+    pub fn link_state(&self) -> LinkState {
+        self.shared
+            .conn
+            .link
+            .as_ref()
+            .map_or(LinkState::Up, |link| link.link_state())
     }
 
     pub fn epoch(&self) -> u64 {

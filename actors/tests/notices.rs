@@ -27,6 +27,7 @@ fn connection(blocking: bool) -> (Connection, Arc<TestDriver>, crossbeam_channel
         blocking,
         notices: Some(rx),
         keeps_definitions: false,
+        link: None,
     };
     (conn, driver, tx)
 }

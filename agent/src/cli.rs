@@ -216,6 +216,9 @@ pub enum CtlCommand {
     NetUndefine { network: String },
     /// Host information.
     Nodeinfo,
+    /// The agent's driver connection: URI and, for `libvirt+` URIs, whether
+    /// libvirtd is reachable (if not: since when, why, reconnect attempts).
+    Status,
     /// Stream every event as a JSON line until interrupted.
     Events,
     /// Test hook: make a domain's actor panic (needs VIRTBUS_TEST_HOOKS=1 on the agent).

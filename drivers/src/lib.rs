@@ -11,6 +11,8 @@
 //!   actor layer decides where to run them ([`Connection::blocking`]).
 //! - `libvirt` (feature `libvirt`): the `libvirt+URI` proxy to an existing
 //!   libvirt, with libvirt's own events (`LibvirtDriver`).
+//! - [`link`]: whether a proxying driver is connected to the service it
+//!   fronts ([`LinkState`]), so readers can be told the snapshot is stale.
 //! - [`qemu`]: the native `qemu:///system` / `qemu:///session` driver (qemu
 //!   command line, QMP, reattach, `dir` storage through `qemu-img`).
 //! - [`test`]: the `test:///` driver, an in-memory host compatible with
@@ -21,6 +23,7 @@
 
 #[cfg(feature = "libvirt")]
 pub mod libvirt;
+pub mod link;
 pub mod model;
 mod pool_obj;
 pub mod qemu;
@@ -28,6 +31,7 @@ pub mod test;
 pub mod traits;
 mod uri;
 
+pub use link::{LinkDown, LinkState, LinkStatus};
 pub use model::{DomainRecord, DomainStats, DriverNotice, NetworkRecord, Outcome, PoolRecord, VolumeRecord};
 pub use traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
 pub use uri::{open, open_with, Connection, OpenOptions};

@@ -1,5 +1,6 @@
 //! Opening a driver by connection URI.
 
+use crate::link::LinkStatus;
 use crate::qemu::{QemuConfig, QemuDriver};
 use crate::test::TestDriver;
 use crate::traits::{HypervisorDriver, NetworkDriver, NodeDriver, StorageDriver};
@@ -24,6 +25,10 @@ pub struct Connection {
     /// then neither replays nor writes them, so an object undefined behind
     /// virtbus's back stays undefined.
     pub keeps_definitions: bool,
+    /// The driver's link to the service it fronts (libvirtd), whose state
+    /// tells whether the snapshot is stale; `None` for drivers that own their
+    /// objects.
+    pub link: Option<Arc<dyn LinkStatus>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -63,6 +68,7 @@ pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
             blocking: false,
             notices: None,
             keeps_definitions: false,
+            link: None,
         });
     }
     if uri.starts_with("qemu://") {
@@ -83,6 +89,7 @@ pub fn open_with(uri: &str, options: &OpenOptions) -> VirtResult<Connection> {
             blocking: true,
             notices: Some(notices),
             keeps_definitions: false,
+            link: None,
         });
     }
     let scheme = uri.split(':').next().unwrap_or(uri);
@@ -103,10 +110,11 @@ fn open_libvirt(uri: &str, inner: &str) -> VirtResult<Connection> {
         hypervisor: driver.clone(),
         storage: driver.clone(),
         network: driver.clone(),
-        node: driver,
+        node: driver.clone(),
         blocking: true,
         notices: Some(notices),
         keeps_definitions: true,
+        link: Some(driver),
     })
 }
 

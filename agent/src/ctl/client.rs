@@ -65,6 +65,14 @@ pub fn run(socket: &Path, command: CtlCommand, quiet: bool) -> Result<Outcome, C
                 );
                 return stream_events(reader);
             }
+            if let Some(stale) = data.get("stale") {
+                eprintln!(
+                    "warning: the agent lost its connection to {} at {} ({}); showing the last known state while it reconnects",
+                    format::text(&stale["uri"]),
+                    format::text(&stale["since"]),
+                    format::text(&stale["reason"])
+                );
+            }
             print!("{}", render(&command, &data, quiet));
             if !quiet {
                 println!();
@@ -188,6 +196,7 @@ fn to_request(command: &CtlCommand) -> Result<Request, CtlError> {
         C::NetDestroy { network } => Request::NetDestroy { network },
         C::NetUndefine { network } => Request::NetUndefine { network },
         C::Nodeinfo => Request::Nodeinfo,
+        C::Status => Request::Status,
         C::Events => Request::Events,
         C::DebugPanic { domain } => Request::DebugPanic { domain },
     })
@@ -252,6 +261,7 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::NetDestroy { network } => message(format!("Network {network} destroyed")),
         C::NetUndefine { network } => message(format!("Network {network} has been undefined")),
         C::Nodeinfo => format::nodeinfo(data),
+        C::Status => format::status(data),
     }
 }
 

@@ -157,6 +157,27 @@ pub fn nodeinfo(n: &Value) -> String {
     labelled(&lines, 20)
 }
 
+/// `status` (ours; virsh has none): the driver URI and its link.
+pub fn status(s: &Value) -> String {
+    let mut lines = vec![("URI:", text(&s["uri"]))];
+    if s["link"] == "down" {
+        lines.push((
+            "Connection:",
+            format!("down since {} ({})", text(&s["since"]), text(&s["reason"])),
+        ));
+        let mut attempts = format!("{} attempt(s)", text(&s["attempts"]));
+        if let Some(err) = s["last_error"].as_str() {
+            attempts.push_str(&format!(", last error: {err}"));
+        }
+        lines.push(("Reconnecting:", attempts));
+        lines.push(("Snapshot:", "stale (last known state)".into()));
+    } else {
+        lines.push(("Connection:", "up".into()));
+        lines.push(("Snapshot:", "current".into()));
+    }
+    labelled(&lines, 15)
+}
+
 pub fn pool_list(data: &Value, quiet: bool) -> String {
     let rows: Vec<Vec<String>> = data["pools"]
         .as_array()

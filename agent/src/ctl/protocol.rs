@@ -177,6 +177,7 @@ pub enum Request {
         network: String,
     },
     Nodeinfo,
+    Status,
     Events,
     /// Test hook: makes the domain's actor panic (refused unless the agent
     /// runs with `VIRTBUS_TEST_HOOKS=1`).

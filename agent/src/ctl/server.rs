@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+use virtbus_actors::bus::rfc3339;
 use virtbus_actors::{Core, DomainOp, NetworkOp, PoolOp, Received};
-use virtbus_drivers::{DomainRecord, DomainStats, NetworkRecord, PoolRecord, VolumeRecord};
+use virtbus_drivers::{DomainRecord, DomainStats, LinkState, NetworkRecord, PoolRecord, VolumeRecord};
 use virtbus_schemas::xml::escape;
 use virtbus_schemas::{ErrorCode, VirtError, VirtResult};
 
@@ -65,12 +66,48 @@ async fn handle_connection(stream: UnixStream, core: Core) -> Result<(), LinesCo
             return stream_events(framed, core).await;
         }
         let reply = match execute(&core, request).await {
-            Ok(value) => Reply::Ok(value),
+            Ok(value) => Reply::Ok(mark_stale(&core, value)),
             Err(err) => Reply::Error(WireError::from(&err)),
         };
         send(&mut framed, &reply).await?;
     }
     Ok(())
+}
+
+/// While the driver's link is down (libvirtd unreachable), every answer
+/// comes from the last snapshot: say so in a `stale` field, which `virtbus
+/// ctl` turns into a warning on stderr.
+fn mark_stale(core: &Core, mut value: Value) -> Value {
+    if let (LinkState::Down(down), Value::Object(map)) = (core.link_state(), &mut value) {
+        map.insert(
+            "stale".into(),
+            json!({ "uri": core.uri(), "since": system_time(down.since), "reason": down.reason }),
+        );
+    }
+    value
+}
+
+fn system_time(t: std::time::SystemTime) -> String {
+    let ns = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    rfc3339(ns)
+}
+
+/// `status`: the driver connection and, when it is down, the outage.
+fn status(core: &Core) -> Value {
+    match core.link_state() {
+        LinkState::Up => json!({ "uri": core.uri(), "epoch": core.epoch(), "link": "up" }),
+        LinkState::Down(down) => json!({
+            "uri": core.uri(),
+            "epoch": core.epoch(),
+            "link": "down",
+            "since": system_time(down.since),
+            "reason": down.reason,
+            "attempts": down.attempts,
+            "last_error": down.last_error,
+        }),
+    }
 }
 
 async fn send(framed: &mut Framed<UnixStream, LinesCodec>, reply: &Reply) -> Result<(), LinesCodecError> {
@@ -277,6 +314,7 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
                 "threads": info.threads,
             }))
         }
+        Request::Status => Ok(status(core)),
         Request::Events => Err(VirtError::internal("events is a streaming command")),
     }
 }

@@ -79,6 +79,11 @@ impl LibvirtDriver {
     }
 }
 
+impl crate::link::LinkStatus for LibvirtDriver {
+    fn link_state(&self) -> crate::link::LinkState {
+        self.link.state()
+    }
+}
 
 use crate::model::Outcome;
 use conn::{virt_error, Session};

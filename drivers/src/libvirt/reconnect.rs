@@ -6,7 +6,8 @@
 //!   session asks for keepalive every 5 s, 3 misses) and a liveness check
 //!   every [`CHECK_INTERVAL`].
 //! - **While down**: calls fail with `NO_CONNECT` naming the URI; the core
-//!   keeps serving its last snapshot.
+//!   keeps serving its last snapshot, which [`Link::state`] marks stale
+//!   (since when, why, attempts) until the resync after reconnecting is done.
 //! - **Reconnect**: attempts after 0.25 s, doubling to at most
 //!   [`MAX_BACKOFF`].
 //! - **Resync**: the link remembers what it last reported about every object
@@ -18,11 +19,12 @@
 use super::conn::Session;
 use super::events::{EventHub, Key};
 use super::ffi::{self, RawEvent};
+use crate::link::{LinkDown, LinkState};
 use crate::model::{DomainRecord, DriverNotice, NetworkRecord, PoolRecord};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 use virtbus_schemas::lifecycle::{
     DefinedDetail, DomainLifecycle, DomainState, NetworkEventType, PoolEventType, ResumedDetail, RunningReason,
@@ -60,7 +62,10 @@ pub(crate) struct Link {
     session: RwLock<Option<Arc<Session>>>,
     hub: Arc<EventHub>,
     shadow: Mutex<Shadow>,
-    lost: crossbeam_channel::Sender<()>,
+    /// Signals a suspected loss, with what revealed it.
+    lost: crossbeam_channel::Sender<String>,
+    /// The current outage, from the loss until the resync after reconnecting.
+    down: Mutex<Option<LinkDown>>,
 }
 
 impl Link {
@@ -74,6 +79,7 @@ impl Link {
             hub,
             shadow: Mutex::new(Shadow::default()),
             lost,
+            down: Mutex::new(None),
         });
         let session = link.connect()?;
         *link.session.write() = Some(Arc::new(session));
@@ -91,8 +97,9 @@ impl Link {
         let lost = self.lost.clone();
         let uri = self.uri.clone();
         let closed: Arc<ffi::CloseSink> = Arc::new(move |reason| {
-            tracing::warn!(uri = %uri, reason = ffi::close_reason(reason), "libvirt closed the connection");
-            let _ = lost.try_send(());
+            let reason = ffi::close_reason(reason);
+            tracing::warn!(uri = %uri, reason, "libvirt closed the connection");
+            let _ = lost.try_send(format!("libvirt closed the connection: {reason}"));
         });
         Session::open(&self.uri, &events, closed)
     }
@@ -117,7 +124,15 @@ impl Link {
             err.code,
             ErrorCode::SystemError | ErrorCode::NoConnect | ErrorCode::Rpc | ErrorCode::InvalidConn
         ) {
-            let _ = self.lost.try_send(());
+            let _ = self.lost.try_send(format!("a call failed: {err}"));
+        }
+    }
+
+    /// Whether libvirt is reachable, and since when not.
+    pub(crate) fn state(&self) -> LinkState {
+        match &*self.down.lock() {
+            Some(down) => LinkState::Down(down.clone()),
+            None => LinkState::Up,
         }
     }
 
@@ -174,56 +189,106 @@ impl Link {
         }
     }
 
-    fn drop_session(&self) {
+    /// Drops the dead session and opens the outage.
+    fn drop_session(&self, reason: String) {
         let old = self.session.write().take();
         if old.is_some() {
-            tracing::warn!(uri = %self.uri, "lost the libvirt connection; serving the last snapshot and reconnecting");
+            tracing::warn!(uri = %self.uri, %reason, "lost the libvirt connection; serving the last snapshot (stale) and reconnecting");
         }
+        self.down.lock().get_or_insert_with(|| LinkDown {
+            since: SystemTime::now(),
+            reason,
+            attempts: 0,
+            last_error: None,
+        });
         // Dropped outside the lock: closing may block on a dead socket.
         drop(old);
+    }
+
+    /// A reconnect attempt failed; `retry_in` is the wait before the next.
+    fn attempt_failed(&self, err: &VirtError, retry_in: Duration) {
+        let mut down = self.down.lock();
+        let attempts = down.as_mut().map_or(0, |d| {
+            d.attempts += 1;
+            d.last_error = Some(err.to_string());
+            d.attempts
+        });
+        tracing::info!(uri = %self.uri, attempts, retry_in_ms = retry_in.as_millis() as u64, error = %err, "libvirt still unreachable");
+    }
+
+    /// The outage is over: reconnected and resynchronised.
+    fn recovered(&self) {
+        if let Some(down) = self.down.lock().take() {
+            let secs = down.since.elapsed().map_or(0.0, |d| d.as_secs_f64());
+            tracing::info!(uri = %self.uri, down_secs = format!("{secs:.1}"), attempts = down.attempts + 1, "libvirt connection restored; snapshot current again");
+        }
     }
 }
 
 /// The monitor thread: waits for a loss, reconnects with backoff, resyncs.
-fn monitor(link: Weak<Link>, lost: crossbeam_channel::Receiver<()>) {
+fn monitor(link: Weak<Link>, lost: crossbeam_channel::Receiver<String>) {
     loop {
         let signalled = match lost.recv_timeout(CHECK_INTERVAL) {
-            Ok(()) => true,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => false,
+            Ok(reason) => Some(reason),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
         };
         let Some(strong) = link.upgrade() else { return };
-        if !signalled && !strong.is_down() {
+        if !strong.is_down() {
+            // Nothing wrong, or a suspicious error while libvirt still says
+            // the connection is alive: keep it.
             continue;
         }
-        if !strong.is_down() && signalled {
-            // A suspicious error, but libvirt still says the connection is
-            // alive: keep it.
-            continue;
-        }
-        strong.drop_session();
+        strong.drop_session(signalled.unwrap_or_else(|| "libvirt reports the connection dead".into()));
         drop(strong);
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::default();
         loop {
-            std::thread::sleep(backoff);
+            std::thread::sleep(backoff.current());
             let Some(strong) = link.upgrade() else { return };
             match strong.connect() {
                 Ok(session) => {
                     *strong.session.write() = Some(Arc::new(session));
                     tracing::info!(uri = %strong.uri, "reconnected to libvirt; resynchronising");
-                    if let Err(err) = resync(&strong) {
-                        tracing::warn!(uri = %strong.uri, error = %err, "resynchronisation after reconnect failed");
+                    match resync(&strong) {
+                        Ok(()) => {
+                            strong.recovered();
+                            break;
+                        }
+                        Err(err) => {
+                            // Still stale: try the whole reconnect again.
+                            let old = strong.session.write().take();
+                            drop(old);
+                            strong.attempt_failed(&err, backoff.advance());
+                        }
                     }
-                    break;
                 }
-                Err(err) => {
-                    tracing::debug!(uri = %strong.uri, error = %err, "reconnect attempt failed");
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+                Err(err) => strong.attempt_failed(&err, backoff.advance()),
             }
         }
         // Losses signalled while reconnecting are about the old session.
         while lost.try_recv().is_ok() {}
+    }
+}
+
+/// The waits between reconnect attempts: [`FIRST_BACKOFF`], doubling up to
+/// [`MAX_BACKOFF`].
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(FIRST_BACKOFF)
+    }
+}
+
+impl Backoff {
+    fn current(&self) -> Duration {
+        self.0
+    }
+
+    /// Moves to the next wait and returns it.
+    fn advance(&mut self) -> Duration {
+        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        self.0
     }
 }
 
@@ -483,6 +548,17 @@ mod tests {
                 ev(d, DomainLifecycle::started(StartedDetail::Booted)),
             ]
         );
+    }
+
+    #[test]
+    fn reconnect_waits_double_up_to_the_maximum() {
+        let mut backoff = Backoff::default();
+        let mut waits = vec![backoff.current()];
+        for _ in 0..7 {
+            waits.push(backoff.advance());
+        }
+        let ms: Vec<u128> = waits.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
     }
 
     #[test]
