@@ -15,7 +15,7 @@
 
 mod libvirt_common;
 
-use libvirt_common::{virsh_event_text, wait_for, Agent, PrivateLibvirtd, Socket};
+use libvirt_common::{free_udp_port, snmp_guest_state, virsh_event_text, wait_for, Agent, PrivateLibvirtd, Socket};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -175,9 +175,18 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     daemon.virsh_ok(&["start", "g1"]);
     daemon.virsh_ok(&["define", g2.to_str().unwrap()]);
 
+    let g1_uuid = daemon.virsh_ok(&["domuuid", "g1"]);
+
     let state = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&format!("libvirt+{}", daemon.uri()), state.path());
+    let snmp_port = free_udp_port();
+    let agent = Agent::start_with(
+        &format!("libvirt+{}", daemon.uri()),
+        state.path(),
+        &["--snmp-listen", &format!("udp:127.0.0.1:{snmp_port}")],
+    );
     let stream = agent.events();
+    // libvirtGuestState: running(1), paused(3).
+    assert_eq!(snmp_guest_state(snmp_port, &g1_uuid), 1);
     let status = agent.ok(&["status"]);
     assert!(
         status.contains("Connection:     up") && status.contains("Snapshot:       current"),
@@ -200,6 +209,9 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     );
     assert_eq!(ctl_row(&agent, "g1").map(|r| r.1).as_deref(), Some("running"));
     assert_eq!(ctl_row(&agent, "g2").map(|r| r.1).as_deref(), Some("shut off"));
+    // SNMP keeps answering from the last snapshot (LIBVIRT-MIB has no way
+    // to mark it stale).
+    assert_eq!(snmp_guest_state(snmp_port, &g1_uuid), 1);
     // Calls fail with libvirt's NO_CONNECT, naming the URI.
     let err = agent.fails(&["start", "g2"]);
     assert!(err.contains("is down; reconnecting"), "{err}");
@@ -242,6 +254,7 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     assert_eq!(ctl_row(&agent, "g1").map(|r| r.1).as_deref(), Some("paused"));
     assert_eq!(ctl_row(&agent, "g3").map(|r| r.1).as_deref(), Some("running"));
     assert_eq!(ctl_row(&agent, "g2"), None);
+    assert_eq!(snmp_guest_state(snmp_port, &g1_uuid), 3);
 
     // Events flow live again on the new connection, both ways.
     daemon.virsh_ok(&["resume", "g1"]);

@@ -73,10 +73,16 @@ impl Agent {
     /// Starts `virtbus serve --connect URI` on `state_dir` (adapters off) and
     /// waits until its control socket listens.
     pub fn start(uri: &str, state_dir: &Path) -> Agent {
+        Agent::start_with(uri, state_dir, &["--snmp-listen", "off"])
+    }
+
+    /// Like [`Agent::start`], with more `serve` flags (CIM stays off).
+    pub fn start_with(uri: &str, state_dir: &Path, extra: &[&str]) -> Agent {
         let mut child = Command::new(binary())
             .args(["serve", "--connect", uri, "--state-dir"])
             .arg(state_dir)
-            .args(["--snmp-listen", "off", "--cim-listen", "off"])
+            .args(["--cim-listen", "off"])
+            .args(extra)
             .env_remove("VIRTBUS_AMQP_URL")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -197,6 +203,38 @@ impl EventStream {
     pub fn next(&self, limit: Duration) -> Option<serde_json::Value> {
         self.rx.recv_timeout(limit).ok()
     }
+}
+
+pub fn free_udp_port() -> u16 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a udp port");
+    socket.local_addr().expect("local addr").port()
+}
+
+/// libvirtGuestState (LIBVIRT-MIB) of the domain `uuid` through net-snmp's
+/// snmpget against the agent's SNMP adapter on `port`.
+pub fn snmp_guest_state(port: u16, uuid: &str) -> i64 {
+    let hex: String = uuid.trim().chars().filter(|c| *c != '-').collect();
+    assert_eq!(hex.len(), 32, "uuid {uuid}");
+    // The index is the 16 UUID bytes as sub-identifiers (libvirt-snmp's).
+    let index: Vec<String> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex").to_string())
+        .collect();
+    let oid = format!(".1.3.6.1.4.1.36957.1.1.1.3.{}", index.join("."));
+    let out = Command::new("snmpget")
+        .args(["-v2c", "-c", "public", "-On", "-Oqv", "-r", "2", "-t", "5"])
+        .arg(format!("udp:127.0.0.1:{port}"))
+        .arg(&oid)
+        .output()
+        .expect("snmpget runs (scripts/test installs net-snmp's snmp package)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "snmpget {oid}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("libvirtGuestState is not a number: {text}"))
 }
 
 /// Which socket a [`PrivateLibvirtd`] listens on: the one virtbus is told
