@@ -311,11 +311,21 @@ impl Core {
 
     // ---- domains -------------------------------------------------------
 
+    /// Sends `op` to the actor of object `uuid` of kind `K` and waits for
+    /// the reply. The message is queued while the registry is read-locked,
+    /// so no address is cloned per command; the wait happens unlocked.
+    async fn command<K: ObjectKind>(&self, uuid: Uuid, op: K::Op) -> VirtResult<K::Reply> {
+        let request = K::registry(&self.shared)
+            .read()
+            .get(&uuid)
+            .map(|addr| addr.send(Command(op)));
+        let request = request.ok_or_else(|| no_object(K::NAME, uuid))?;
+        request.await.map_err(|e| mailbox(K::NAME, uuid, e))?
+    }
+
     /// Sends `op` to the domain's actor.
     pub async fn domain(&self, uuid: Uuid, op: DomainOp) -> VirtResult<DomainReply> {
-        let addr = self.shared.registry.domains.read().get(&uuid).cloned();
-        let addr = addr.ok_or_else(|| no_object("domain", uuid))?;
-        addr.send(Command(op)).await.map_err(|e| mailbox("domain", uuid, e))?
+        self.command::<DomainKind>(uuid, op).await
     }
 
     /// Starts every inactive pool and domain marked autostart, pools first
@@ -408,9 +418,7 @@ impl Core {
     // ---- pools and volumes --------------------------------------------
 
     pub async fn pool(&self, uuid: Uuid, op: PoolOp) -> VirtResult<PoolReply> {
-        let addr = self.shared.registry.pools.read().get(&uuid).cloned();
-        let addr = addr.ok_or_else(|| no_object("pool", uuid))?;
-        addr.send(Command(op)).await.map_err(|e| mailbox("pool", uuid, e))?
+        self.command::<PoolKind>(uuid, op).await
     }
 
     pub async fn pool_record(&self, uuid: Uuid, op: PoolOp) -> VirtResult<Option<Arc<PoolRecord>>> {
@@ -453,9 +461,7 @@ impl Core {
     // ---- networks ------------------------------------------------------
 
     pub async fn network(&self, uuid: Uuid, op: NetworkOp) -> VirtResult<Option<Arc<NetworkRecord>>> {
-        let addr = self.shared.registry.networks.read().get(&uuid).cloned();
-        let addr = addr.ok_or_else(|| no_object("network", uuid))?;
-        addr.send(Command(op)).await.map_err(|e| mailbox("network", uuid, e))?
+        self.command::<NetworkKind>(uuid, op).await
     }
 
     pub async fn define_network(&self, xml: &str) -> VirtResult<Arc<NetworkRecord>> {

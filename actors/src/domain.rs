@@ -131,8 +131,8 @@ impl ObjectKind for DomainKind {
         }
     }
 
-    fn unregister(shared: &Shared, uuid: Uuid) {
-        shared.registry.domains.write().remove(&uuid);
+    fn registry(shared: &Shared) -> &crate::object::Registered<Self> {
+        &shared.registry.domains
     }
 
     type Def = DomainDef;
@@ -162,10 +162,6 @@ impl ObjectKind for DomainKind {
     }
 
     const STORE_KIND: Kind = Kind::Domain;
-
-    fn addr(shared: &Shared, uuid: Uuid) -> Option<actix::Addr<crate::object::ObjectActor<Self>>> {
-        shared.registry.domains.read().get(&uuid).cloned()
-    }
 
     fn spawn(shared: &Arc<Shared>, uuid: Uuid) {
         shared.spawn_domain(uuid);

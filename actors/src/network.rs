@@ -64,8 +64,8 @@ impl ObjectKind for NetworkKind {
         }
     }
 
-    fn unregister(shared: &Shared, uuid: Uuid) {
-        shared.registry.networks.write().remove(&uuid);
+    fn registry(shared: &Shared) -> &crate::object::Registered<Self> {
+        &shared.registry.networks
     }
 
     type Def = NetworkDef;
@@ -95,10 +95,6 @@ impl ObjectKind for NetworkKind {
     }
 
     const STORE_KIND: Kind = Kind::Network;
-
-    fn addr(shared: &Shared, uuid: Uuid) -> Option<actix::Addr<crate::object::ObjectActor<Self>>> {
-        shared.registry.networks.read().get(&uuid).cloned()
-    }
 
     fn spawn(shared: &Arc<Shared>, uuid: Uuid) {
         shared.spawn_network(uuid);

@@ -32,6 +32,9 @@ pub struct Applied<K: ObjectKind> {
     pub reply: K::Reply,
 }
 
+/// The actors of one kind, by object UUID.
+pub type Registered<K> = parking_lot::RwLock<std::collections::HashMap<Uuid, Addr<ObjectActor<K>>>>;
+
 /// A kind of object managed by [`ObjectActor`].
 pub trait ObjectKind: Sized + Unpin + 'static {
     type Record: Clone + Send + Sync + 'static;
@@ -47,8 +50,12 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     fn fetch(shared: &Shared, uuid: Uuid) -> VirtResult<Option<Self::Record>>;
     /// Publishes `record` into the snapshot (`None`: removes the object).
     fn put_snapshot(shared: &Shared, uuid: Uuid, record: Option<Self::Record>);
+    /// This kind's part of the registry: the address of each object's actor.
+    fn registry(shared: &Shared) -> &Registered<Self>;
     /// Drops the object's address from the registry.
-    fn unregister(shared: &Shared, uuid: Uuid);
+    fn unregister(shared: &Shared, uuid: Uuid) {
+        Self::registry(shared).write().remove(&uuid);
+    }
     /// The object's name, for events.
     fn name_ref(record: &Self::Record) -> &str;
     fn name_of(record: &Self::Record) -> String {
@@ -73,7 +80,9 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     fn persistent_xml(record: &Self::Record) -> Option<String>;
     const STORE_KIND: crate::store::Kind;
     /// The address of the object's actor, if it has one.
-    fn addr(shared: &Shared, uuid: Uuid) -> Option<Addr<ObjectActor<Self>>>;
+    fn addr(shared: &Shared, uuid: Uuid) -> Option<Addr<ObjectActor<Self>>> {
+        Self::registry(shared).read().get(&uuid).cloned()
+    }
     fn spawn(shared: &Arc<Shared>, uuid: Uuid);
     /// The record from a reply of this kind, if it carries one.
     fn reply_record(reply: Self::Reply) -> Option<Arc<Self::Record>>;

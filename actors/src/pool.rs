@@ -110,8 +110,8 @@ impl ObjectKind for PoolKind {
         }
     }
 
-    fn unregister(shared: &Shared, uuid: Uuid) {
-        shared.registry.pools.write().remove(&uuid);
+    fn registry(shared: &Shared) -> &crate::object::Registered<Self> {
+        &shared.registry.pools
     }
 
     type Def = PoolDef;
@@ -141,10 +141,6 @@ impl ObjectKind for PoolKind {
     }
 
     const STORE_KIND: Kind = Kind::Pool;
-
-    fn addr(shared: &Shared, uuid: Uuid) -> Option<actix::Addr<crate::object::ObjectActor<Self>>> {
-        shared.registry.pools.read().get(&uuid).cloned()
-    }
 
     fn spawn(shared: &Arc<Shared>, uuid: Uuid) {
         shared.spawn_pool(uuid);
