@@ -5,7 +5,8 @@
 //!
 //! - Changes made with `virsh` show in `virtbus ctl list` and as events;
 //!   changes made through virtbus show in `virsh`; virtbus's event stream is
-//!   libvirt's own (`virsh event --all --loop`), once each, in order.
+//!   libvirt's own (`virsh event --all --loop`), once each, in order. The
+//!   same both ways for storage pools, volumes and networks.
 //! - libvirtd stopped while virtbus runs: the outage is logged and shown by
 //!   `ctl status`, reads serve the last snapshot marked stale, calls fail
 //!   with NO_CONNECT; changes made with virsh while virtbus cannot reach the
@@ -223,6 +224,12 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     daemon.virsh_ok_on(Socket::Side, &["undefine", "g2"]);
     daemon.virsh_ok_on(Socket::Side, &["define", g3.to_str().unwrap()]);
     daemon.virsh_ok_on(Socket::Side, &["start", "g3"]);
+    let target = daemon.owned_dir("pool-missed");
+    daemon.virsh_ok_on(
+        Socket::Side,
+        &["pool-define-as", "missed", "dir", "--target", target.to_str().unwrap()],
+    );
+    daemon.virsh_ok_on(Socket::Side, &["pool-start", "missed"]);
     agent.wait_log("libvirt still unreachable", WAIT);
     daemon.stop();
 
@@ -231,12 +238,19 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     daemon.start_on(Socket::Main);
     agent.wait_log("libvirt connection restored", WAIT);
     let mut got: Vec<(String, String)> = Vec::new();
-    while got.len() < 4 {
+    let mut pool_events = Vec::new();
+    while got.len() + pool_events.len() < 6 {
         match stream.next(WAIT) {
+            Some(e) if e["kind"] == "pool" => pool_events.push(format!("{} {}", e["name"], e["event"])),
             Some(e) => got.push(as_virsh(&e)),
             None => break,
         }
     }
+    assert_eq!(
+        pool_events,
+        [r#""missed" "DEFINED""#, r#""missed" "STARTED""#],
+        "{got:?}"
+    );
     let of = |name: &str| -> Vec<&str> { got.iter().filter(|(n, _)| n == name).map(|(_, w)| w.as_str()).collect() };
     assert_eq!(of("g1"), ["Suspended Paused"], "{got:?}");
     assert_eq!(of("g2"), ["Undefined Removed"], "{got:?}");
@@ -254,6 +268,10 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     assert_eq!(ctl_row(&agent, "g1").map(|r| r.1).as_deref(), Some("paused"));
     assert_eq!(ctl_row(&agent, "g3").map(|r| r.1).as_deref(), Some("running"));
     assert_eq!(ctl_row(&agent, "g2"), None);
+    assert_eq!(
+        ctl_table_state(&agent, "pool-list", "missed").as_deref(),
+        Some("active")
+    );
     assert_eq!(snmp_guest_state(snmp_port, &g1_uuid), 3);
 
     // Events flow live again on the new connection, both ways.
@@ -262,4 +280,107 @@ fn libvirtd_outage_is_reported_and_missed_changes_are_emitted_after_reconnect() 
     assert_eq!(as_virsh(&e), ("g1".to_string(), "Resumed Unpaused".to_string()));
     agent.ok(&["destroy", "g3"]);
     assert_eq!(daemon.domstate("g3"), "shut off");
+}
+
+/// The row of `name` in a `virtbus ctl pool-list --all` / `net-list --all`
+/// table, as its state column.
+fn ctl_table_state(agent: &Agent, list: &str, name: &str) -> Option<String> {
+    let out = agent.ok(&[list, "--all"]);
+    out.lines().find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.len() >= 2 && cols[0] == name).then(|| cols[1].to_string())
+    })
+}
+
+fn wait_ctl_table(agent: &Agent, list: &str, name: &str, state: Option<&str>) {
+    let seen = wait_for(WAIT, || {
+        (ctl_table_state(agent, list, name).as_deref() == state).then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "ctl {list} never showed {name} as {state:?}:\n{}",
+        agent.ok(&[list, "--all"])
+    );
+}
+
+/// `virsh LIST --all --name` (pool-list, net-list, vol-list POOL).
+fn virsh_names(daemon: &PrivateLibvirtd, args: &[&str]) -> Vec<String> {
+    daemon
+        .virsh_ok(args)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn pools_volumes_and_networks_changed_on_either_side_show_on_the_other() {
+    let daemon = PrivateLibvirtd::start();
+    let state = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&format!("libvirt+{}", daemon.uri()), state.path());
+    let stream = agent.events();
+    let target = daemon.owned_dir("pool-a");
+
+    // A dir pool made with virsh shows in virtbus.
+    daemon.virsh_ok(&["pool-define-as", "vpool", "dir", "--target", target.to_str().unwrap()]);
+    wait_ctl_table(&agent, "pool-list", "vpool", Some("inactive"));
+    daemon.virsh_ok(&["pool-start", "vpool"]);
+    wait_ctl_table(&agent, "pool-list", "vpool", Some("active"));
+    // Volumes: made through virtbus, seen by virsh; made with virsh, seen
+    // by virtbus after a refresh (libvirt has no lifecycle event for them).
+    agent.ok(&["vol-create-as", "vpool", "v1", "1M"]);
+    assert!(virsh_names(&daemon, &["vol-list", "vpool"]).contains(&"v1".to_string()));
+    daemon.virsh_ok(&["vol-create-as", "vpool", "v2", "1M"]);
+    agent.ok(&["pool-refresh", "vpool"]);
+    let vols = agent.ok(&["vol-list", "vpool"]);
+    assert!(vols.contains("v1") && vols.contains("v2"), "{vols}");
+    // Pool changes through virtbus show in virsh.
+    agent.ok(&["pool-destroy", "vpool"]);
+    assert!(virsh_names(&daemon, &["pool-list", "--inactive", "--name"]).contains(&"vpool".to_string()));
+    agent.ok(&["pool-undefine", "vpool"]);
+    assert!(!virsh_names(&daemon, &["pool-list", "--all", "--name"]).contains(&"vpool".to_string()));
+
+    // A network defined through virtbus shows in virsh; undefined with
+    // virsh, it leaves virtbus.
+    let net = daemon.path().join("vnet.xml");
+    std::fs::write(
+        &net,
+        "<network><name>vnet</name><bridge name='vbtest0'/>\
+         <ip address='192.168.251.1' netmask='255.255.255.0'/></network>",
+    )
+    .unwrap();
+    agent.ok(&["net-define", net.to_str().unwrap()]);
+    assert!(virsh_names(&daemon, &["net-list", "--all", "--name"]).contains(&"vnet".to_string()));
+    daemon.virsh_ok(&["net-undefine", "vnet"]);
+    wait_ctl_table(&agent, "net-list", "vnet", None);
+
+    // Each change once, as libvirt emitted it.
+    let want = [
+        ("pool", "vpool", "DEFINED"),
+        ("pool", "vpool", "STARTED"),
+        ("pool", "vpool", "STOPPED"),
+        ("pool", "vpool", "UNDEFINED"),
+        ("network", "vnet", "DEFINED"),
+        ("network", "vnet", "UNDEFINED"),
+    ];
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        match stream.next(WAIT) {
+            Some(e) => got.push((
+                e["kind"].as_str().unwrap_or_default().to_string(),
+                e["name"].as_str().unwrap_or_default().to_string(),
+                e["event"].as_str().unwrap_or_default().to_string(),
+            )),
+            None => break,
+        }
+    }
+    let got_ref: Vec<(&str, &str, &str)> = got
+        .iter()
+        .map(|(k, n, e)| (k.as_str(), n.as_str(), e.as_str()))
+        .collect();
+    assert_eq!(got_ref, want);
+    assert!(
+        stream.next(Duration::from_secs(1)).is_none(),
+        "an event was reported twice or invented"
+    );
 }

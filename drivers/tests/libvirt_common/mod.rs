@@ -467,6 +467,19 @@ impl PrivateLibvirtd {
         path
     }
 
+    /// A directory in the daemon's area that the daemon's user owns (a
+    /// `dir` pool's target).
+    pub fn owned_dir(&self, name: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::create_dir_all(&path).expect("mkdir");
+        if nix::unistd::geteuid().is_root() {
+            let id = Some(nix::unistd::Uid::from_raw(RUN_AS_NOBODY));
+            let gid = Some(nix::unistd::Gid::from_raw(RUN_AS_NOBODY));
+            nix::unistd::chown(&path, id, gid).expect("chown to nobody");
+        }
+        path
+    }
+
     /// `virsh domstate NAME` (e.g. `running`, `paused`, `shut off`).
     pub fn domstate(&self, name: &str) -> String {
         self.virsh_ok(&["domstate", name]).trim().to_string()
