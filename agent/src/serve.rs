@@ -143,7 +143,7 @@ async fn start_adapters(core: &Core, settings: &Settings) -> Result<Vec<AdapterH
     let mut running = Vec::new();
     let started = [
         adapters::snmp::start(core, &settings.snmp).await,
-        adapters::cim::start(core, &settings.cim).await,
+        adapters::cim::start(core, &settings.cim, &settings.state_dir).await,
         adapters::amqp::start(core, &settings.amqp).await,
     ];
     for result in started {

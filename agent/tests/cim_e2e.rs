@@ -336,3 +336,36 @@ fn https_listener_and_users_from_the_config_file() {
         "{err}"
     );
 }
+
+#[test]
+fn indication_subscriptions_outlive_an_agent_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters/cim/tests/py/pywbem_persist.py");
+    let py = |args: &[&str]| {
+        let out = Command::new(python())
+            .arg(&script)
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "pywbem_persist.py {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (agent, addr) = start_agent(dir.path());
+    py(&["subscribe", &format!("http://{addr}"), &port]);
+    assert!(agent.terminate().success());
+    assert!(dir.path().join("cim/subscriptions.xml").exists());
+
+    let (agent, addr) = start_agent(dir.path());
+    py(&["receive", &format!("http://{addr}"), &port, "afterrestart"]);
+    assert!(agent.ok(&["list", "--all"]).contains("afterrestart"));
+}

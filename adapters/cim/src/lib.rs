@@ -7,7 +7,8 @@
 //! one file per family) → [`model`] (instances from the core snapshot) and
 //! [`schema`] (class definitions). [`error`] holds the CIM status codes and
 //! the libvirt → CIM mapping table; [`embedded`] the embedded instances of
-//! method parameters.
+//! method parameters; [`indication`] the subscriptions clients create and
+//! the delivery of indications from bus events to their listeners.
 //!
 //! Invariants: reads come from one `Snapshot` per request; commands go
 //! through `Core`; no request can make the server allocate beyond the body
@@ -16,6 +17,7 @@
 pub mod auth;
 pub mod embedded;
 pub mod error;
+pub mod indication;
 pub mod model;
 pub mod ops;
 pub mod schema;

@@ -147,6 +147,7 @@ pub async fn start(engine: impl Into<Arc<Engine>>, config: ServerConfig) -> Resu
         engine: engine.into(),
         config,
     });
+    shared.engine.start_indications();
     let task = tokio::spawn(async move {
         loop {
             let (stream, _) = match listener.accept().await {

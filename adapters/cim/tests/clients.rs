@@ -109,3 +109,9 @@ fn wbemcli_ei_ein_gi_cm() {
     );
     assert!(!ok && stderr.contains("CIM_ERR_NOT_FOUND"), "{stderr}");
 }
+
+#[test]
+fn pywbem_subscription_manager_and_listener_receive_indications() {
+    let server = Server::start();
+    run_py("pywbem_indications.py", &[&server.url(), "indguest"]);
+}

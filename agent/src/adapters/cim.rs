@@ -152,7 +152,11 @@ impl Settings {
 
 /// Starts the adapter (HTTP and/or HTTPS listeners sharing one engine);
 /// `Ok(None)` when both are off.
-pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHandle>, AdapterError> {
+pub async fn start(
+    core: &Core,
+    settings: &Settings,
+    state_dir: &std::path::Path,
+) -> Result<Option<AdapterHandle>, AdapterError> {
     let failed = |err: virtbus_cim::StartError| AdapterError::Failed {
         adapter: "cim",
         message: err.to_string(),
@@ -163,7 +167,10 @@ pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHan
         tracing::info!(adapter = "cim", "cim: off");
         return Ok(None);
     }
-    let engine = Arc::new(virtbus_cim::Engine::new(core.clone()));
+    // Indication subscriptions outlive agent restarts (docs/cim.md).
+    let engine = Arc::new(
+        virtbus_cim::Engine::new(core.clone()).with_subscriptions_file(state_dir.join("cim/subscriptions.xml")),
+    );
     let mut tasks = Vec::new();
     if let Some(config) = http {
         let explicit = settings.listen.is_some();

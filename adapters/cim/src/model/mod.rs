@@ -45,6 +45,8 @@ pub struct Ctx<'a> {
     pub namespace: &'a str,
     /// Restricts guest-scoped providers to one guest (by name).
     pub guest: Option<String>,
+    /// Indication filters, destinations and subscriptions (root/interop).
+    pub indications: Option<&'a crate::indication::Registry>,
 }
 
 impl Ctx<'_> {
@@ -106,10 +108,17 @@ pub const CONCRETE: &[&str] = &[
     "KVM_HostedService",
     "KVM_ElementCapabilities",
     "KVM_ElementConformsToProfile",
+    "CIM_IndicationFilter",
+    "CIM_ListenerDestinationCIMXML",
+    "CIM_IndicationHandlerCIMXML",
+    "CIM_IndicationSubscription",
 ];
 
 /// The instances of exactly `class` (no subclasses) visible in the context.
 pub fn instances(ctx: &Ctx<'_>, class: &str) -> Vec<Instance> {
+    if crate::indication::CLASSES.contains(&class) {
+        return ctx.indications.map(|r| r.instances(class)).unwrap_or_default();
+    }
     if let Some(list) = system::instances(ctx, class) {
         return list;
     }

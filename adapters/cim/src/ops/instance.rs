@@ -1,10 +1,15 @@
 //! GetInstance, EnumerateInstances and EnumerateInstanceNames (DSP0200
-//! §5.3.2.2, §5.3.2.9, §5.3.2.10), answered from one snapshot.
+//! §5.3.2.2, §5.3.2.9, §5.3.2.10), answered from one snapshot; CreateInstance
+//! and DeleteInstance (§5.3.2.6, §5.3.2.8) of indication filters,
+//! destinations and subscriptions in root/interop.
 
 use super::{Engine, Params};
 use crate::error::{CimError, CimStatus};
+use crate::indication;
 use crate::model::{self, path_of};
+use crate::schema::NS_INTEROP;
 use crate::value::ObjectPath;
+use crate::xml::request::Param;
 use crate::xml::write;
 
 /// Checks `path` names an existing class with exactly its key properties.
@@ -89,4 +94,53 @@ pub fn enumerate(engine: &Engine, ns: &str, params: Params<'_>, names_only: bool
     }
     out.push_str("</IRETURNVALUE>");
     Ok(out)
+}
+
+/// Whether instances of `class` are created and deleted by clients.
+fn client_managed(engine: &Engine, ns: &str, class: &str) -> Result<&'static str, CimError> {
+    let def = engine.schema.get(ns, class).ok_or_else(|| {
+        CimError::new(
+            CimStatus::InvalidClass,
+            format!("class '{class}' does not exist in {ns}"),
+        )
+    })?;
+    if ns == NS_INTEROP && indication::CLASSES.contains(&def.name) {
+        Ok(def.name)
+    } else {
+        Err(CimError::new(
+            CimStatus::NotSupported,
+            format!(
+                "instances of {} are not created or deleted by clients; use the methods of KVM_VirtualSystemManagementService",
+                def.name
+            ),
+        ))
+    }
+}
+
+pub fn create_instance(engine: &Engine, ns: &str, params: Params<'_>) -> Result<String, CimError> {
+    let inst = match params.get("NewInstance") {
+        Some(Param::Instance(inst)) => inst.clone(),
+        _ => {
+            return Err(CimError::new(
+                CimStatus::InvalidParameter,
+                "NewInstance must be an instance",
+            ))
+        }
+    };
+    client_managed(engine, ns, &inst.class)?;
+    let path = engine.indications.create(&engine.schema, &engine.host, inst)?;
+    engine.start_indications();
+    let mut out = String::from("<IRETURNVALUE>");
+    write::instance_name(&mut out, &path);
+    out.push_str("</IRETURNVALUE>");
+    Ok(out)
+}
+
+pub fn delete_instance(engine: &Engine, ns: &str, params: Params<'_>) -> Result<String, CimError> {
+    let mut path = params.instance_name("InstanceName")?;
+    path.namespace = Some(ns.to_string());
+    client_managed(engine, ns, &path.class)?;
+    check_path(engine, ns, &path)?;
+    engine.indications.delete(&engine.schema, &path)?;
+    Ok(String::new())
 }

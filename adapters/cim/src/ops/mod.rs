@@ -1,7 +1,7 @@
 //! Running decoded requests: the [`Engine`] holds what operations share
 //! (core handle, schema, enumeration contexts) and dispatches each call to
 //! its family: `class.rs` (GetClass, EnumerateClass(Name)s), `instance.rs`
-//! (GetInstance, EnumerateInstance(Name)s), `assoc.rs` (Associators,
+//! (GetInstance, EnumerateInstance(Name)s, Create/DeleteInstance), `assoc.rs` (Associators,
 //! References and their Names forms), `pull.rs` (Open*/Pull*/Close) and
 //! `method.rs` (extrinsic methods).
 
@@ -12,21 +12,25 @@ pub mod method;
 pub mod pull;
 
 use crate::error::{CimError, CimStatus};
+use crate::indication::Registry;
 use crate::model::{Ctx, RequestedStates};
 use crate::schema::{Schema, NS_INTEROP, NS_VIRT};
 use crate::value::ObjectPath;
 use crate::xml::request::{Call, Param, Request};
 use crate::xml::write;
 use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 use virtbus_actors::{Core, Snapshot};
 
 /// Shared state of the operations.
 pub struct Engine {
     pub core: Core,
     pub schema: Schema,
-    pub requested: RequestedStates,
+    pub requested: Arc<RequestedStates>,
     pub host: String,
     pub contexts: pull::Contexts,
+    pub indications: Arc<Registry>,
 }
 
 impl Engine {
@@ -35,10 +39,23 @@ impl Engine {
         Engine {
             core,
             schema: Schema::default(),
-            requested: RequestedStates::default(),
+            requested: Arc::default(),
             host,
             contexts: pull::Contexts::default(),
+            indications: Arc::default(),
         }
+    }
+
+    /// Keeps indication subscriptions in `file` (loaded now, written on
+    /// every change), so they outlive an agent restart.
+    pub fn with_subscriptions_file(mut self, file: PathBuf) -> Engine {
+        self.indications = Arc::new(Registry::load(file));
+        self
+    }
+
+    /// Starts delivering indications from the bus (once; needs a tokio runtime).
+    pub fn start_indications(&self) {
+        crate::indication::export::ensure_started(&self.indications, &self.core, &self.host, &self.requested);
     }
 
     pub fn ctx<'a>(&'a self, snap: &'a Snapshot, namespace: &'a str) -> Ctx<'a> {
@@ -48,6 +65,7 @@ impl Engine {
             requested: &self.requested,
             namespace,
             guest: None,
+            indications: Some(&self.indications),
         }
     }
 
@@ -103,11 +121,11 @@ impl Engine {
                 CimStatus::QueryLanguageNotSupported,
                 "query languages are not supported by this server",
             )),
+            "CreateInstance" => instance::create_instance(self, ns, params),
+            "DeleteInstance" => instance::delete_instance(self, ns, params),
             "GetProperty"
             | "SetProperty"
-            | "CreateInstance"
             | "ModifyInstance"
-            | "DeleteInstance"
             | "CreateClass"
             | "ModifyClass"
             | "DeleteClass"

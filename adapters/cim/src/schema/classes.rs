@@ -315,6 +315,158 @@ pub static CLASSES: &[ClassDef] = &[
         description: "a profile libvirt-cim's model implements",
         ..class("KVM_RegisteredProfile", Some("CIM_RegisteredProfile"), Scope::Interop)
     },
+    // Indication subscriptions (DSP1054), in the interop namespace.
+    ClassDef {
+        props: &[
+            key("SystemCreationClassName", String),
+            key("SystemName", String),
+            key("CreationClassName", String),
+            key("Name", String),
+            prop("Query", String),
+            prop("QueryLanguage", String),
+            prop("SourceNamespace", String),
+            arr("SourceNamespaces", String),
+            prop("IndividualSubscriptionSupported", Boolean),
+        ],
+        description: "which indications a subscription delivers (WQL SELECT ... FROM class)",
+        ..class("CIM_IndicationFilter", Some("CIM_ManagedElement"), Scope::Interop)
+    },
+    ClassDef {
+        props: &[
+            key("SystemCreationClassName", String),
+            key("SystemName", String),
+            key("CreationClassName", String),
+            key("Name", String),
+            prop("Destination", String),
+            PropDef {
+                value_map: Some((&["1", "2", "3"], &["Other", "Permanent", "Transient"])),
+                ..prop("PersistenceType", Uint16)
+            },
+            prop("OtherPersistenceType", String),
+            PropDef {
+                value_map: Some((&["1", "2", "3"], &["Other", "CIM-XML", "SM CLP"])),
+                ..prop("Protocol", Uint16)
+            },
+        ],
+        description: "where indications are delivered",
+        ..abstract_class("CIM_ListenerDestination", Some("CIM_ManagedElement"), Scope::Interop)
+    },
+    ClassDef {
+        description: "a CIM-XML listener (ExportIndication over HTTP)",
+        ..class(
+            "CIM_ListenerDestinationCIMXML",
+            Some("CIM_ListenerDestination"),
+            Scope::Interop,
+        )
+    },
+    ClassDef {
+        description: "the older name of a listener destination",
+        ..abstract_class("CIM_IndicationHandler", Some("CIM_ListenerDestination"), Scope::Interop)
+    },
+    ClassDef {
+        description: "a CIM-XML listener (older class name)",
+        ..class(
+            "CIM_IndicationHandlerCIMXML",
+            Some("CIM_IndicationHandler"),
+            Scope::Interop,
+        )
+    },
+    ClassDef {
+        props: &[
+            rkey("Filter", "CIM_IndicationFilter"),
+            rkey("Handler", "CIM_ListenerDestination"),
+            PropDef {
+                value_map: Some((
+                    &["0", "1", "2", "3", "4"],
+                    &["Unknown", "Other", "Ignore", "Disable", "Remove"],
+                )),
+                ..prop("OnFatalErrorPolicy", Uint16)
+            },
+            PropDef {
+                value_map: Some((
+                    &["0", "1", "2", "3", "4"],
+                    &["Unknown", "Other", "Enabled", "Enabled Degraded", "Disabled"],
+                )),
+                ..prop("SubscriptionState", Uint16)
+            },
+            prop("SubscriptionStartTime", Datetime),
+            prop("DeliveryRetryAttempts", Uint16),
+            prop("DeliveryRetryInterval", Uint32),
+        ],
+        description: "a filter's indications go to a listener",
+        ..assoc("CIM_IndicationSubscription", "CIM_ManagedElement", Scope::Interop)
+    },
+    // Indications (their instances only travel to listeners).
+    ClassDef {
+        props: &[
+            prop("IndicationIdentifier", String),
+            prop("IndicationTime", Datetime),
+            arr("CorrelatedIndications", String),
+            prop("PerceivedSeverity", Uint16),
+        ],
+        description: "something happened",
+        indication: true,
+        ..abstract_class("CIM_Indication", None, Scope::Both)
+    },
+    ClassDef {
+        props: &[
+            PropDef {
+                embedded_instance: Some("CIM_ManagedElement"),
+                ..prop("SourceInstance", String)
+            },
+            prop("SourceInstanceModelPath", String),
+            prop("SourceInstanceHost", String),
+        ],
+        description: "something happened to an instance",
+        indication: true,
+        ..abstract_class("CIM_InstIndication", Some("CIM_Indication"), Scope::Both)
+    },
+    ClassDef {
+        description: "an instance was created",
+        indication: true,
+        ..abstract_class("CIM_InstCreation", Some("CIM_InstIndication"), Scope::Both)
+    },
+    ClassDef {
+        description: "an instance was deleted",
+        indication: true,
+        ..abstract_class("CIM_InstDeletion", Some("CIM_InstIndication"), Scope::Both)
+    },
+    ClassDef {
+        props: &[PropDef {
+            embedded_instance: Some("CIM_ManagedElement"),
+            ..prop("PreviousInstance", String)
+        }],
+        description: "an instance changed",
+        indication: true,
+        ..abstract_class("CIM_InstModification", Some("CIM_InstIndication"), Scope::Both)
+    },
+    ClassDef {
+        description: "a guest was defined",
+        indication: true,
+        ..class(
+            "KVM_ComputerSystemCreatedIndication",
+            Some("CIM_InstCreation"),
+            Scope::Both,
+        )
+    },
+    ClassDef {
+        description: "a guest was undefined",
+        indication: true,
+        ..class(
+            "KVM_ComputerSystemDeletedIndication",
+            Some("CIM_InstDeletion"),
+            Scope::Both,
+        )
+    },
+    ClassDef {
+        description: "a guest changed state or definition",
+        indication: true,
+        ..class(
+            "KVM_ComputerSystemModifiedIndication",
+            Some("CIM_InstModification"),
+            Scope::Both,
+        )
+    },
     // The virt namespace: systems and settings.
     ClassDef {
         props: &[prop("UUID", String)],

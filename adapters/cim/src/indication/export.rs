@@ -1,0 +1,342 @@
+//! Delivery: bus events become KVM_ComputerSystem{Created,Modified,Deleted}
+//! Indications (as libvirt-cim maps domain lifecycle events: DEFINED/ADDED
+//! → Created, UNDEFINED → Deleted, everything else → Modified), matched
+//! against every subscription's filter and sent to its listener as a CIM-XML
+//! `ExportIndication` (DSP0200 §5.4) over HTTP, one ordered queue per
+//! listener, with retries and backoff.
+
+use super::query;
+use super::Registry;
+use crate::error::{CimError, CimStatus};
+use crate::model::{system, Ctx, RequestedStates};
+use crate::schema::{Schema, NS_VIRT};
+use crate::value::{CimType, Instance, Value};
+use crate::xml::write;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use virtbus_actors::{Core, EventBody, Received};
+use virtbus_schemas::lifecycle::DomainEventType;
+
+/// Indications waiting for one listener; more are dropped (and logged).
+const QUEUE: usize = 1024;
+/// Delivery attempts per indication, and the first pause between them
+/// (doubled after each failure).
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Connect + send + answer, per attempt.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener URL (`http://host:port/path`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub authority: String,
+    pub path: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, CimError> {
+        let bad = |why: &str| {
+            CimError::new(
+                CimStatus::InvalidParameter,
+                format!("listener destination '{url}' {why}"),
+            )
+        };
+        if url.starts_with("https://") {
+            return Err(CimError::new(
+                CimStatus::NotSupported,
+                format!("listener destination '{url}': delivery over https is not supported; use http://"),
+            ));
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("is not an http:// URL"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() || authority.contains('@') || authority.chars().any(char::is_whitespace) {
+            return Err(bad("has no usable host:port"));
+        }
+        let authority = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(Target {
+            authority,
+            path: path.to_string(),
+        })
+    }
+}
+
+/// Which indication a domain event makes.
+pub fn indication_class(event: DomainEventType, detail_code: i32) -> &'static str {
+    match event {
+        DomainEventType::Defined if detail_code == 0 => "KVM_ComputerSystemCreatedIndication",
+        DomainEventType::Undefined => "KVM_ComputerSystemDeletedIndication",
+        _ => "KVM_ComputerSystemModifiedIndication",
+    }
+}
+
+/// CIM datetime (`yyyymmddHHMMSS.mmmmmm+UUU`, DSP0004 §5.2.4) of a Unix time in ns.
+pub fn cim_datetime(ns: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}.{:06}+000",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Starts the delivery task once per registry (on the current runtime).
+pub fn ensure_started(registry: &Arc<Registry>, core: &Core, host: &str, requested: &Arc<RequestedStates>) {
+    if registry.delivery_started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let (registry, core, host, requested) = (registry.clone(), core.clone(), host.to_string(), requested.clone());
+    tokio::spawn(async move { run(registry, core, host, requested).await });
+}
+
+async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<RequestedStates>) {
+    let schema = Schema::default();
+    let mut subscription = core.subscribe();
+    // The picture before each event: where PreviousInstance comes from.
+    let mut previous = core.snapshot();
+    let mut queues: HashMap<String, mpsc::Sender<String>> = HashMap::new();
+    let ids = AtomicU64::new(0);
+    loop {
+        let event = match subscription.recv().await {
+            Received::Event(event) => event,
+            Received::Lagged(n) => {
+                tracing::warn!(
+                    adapter = "cim",
+                    missed = n,
+                    "cim indications fell behind the bus; events missed"
+                );
+                previous = core.snapshot();
+                continue;
+            }
+            Received::Closed => return,
+        };
+        let current = core.snapshot();
+        let EventBody::Domain {
+            uuid,
+            event: kind,
+            detail_code,
+            ..
+        } = &event.body
+        else {
+            previous = current;
+            continue;
+        };
+        let subscriptions = registry.subscriptions();
+        if subscriptions.is_empty() {
+            previous = current;
+            continue;
+        }
+        let class = indication_class(*kind, *detail_code);
+        let ctx_for = |snap| Ctx {
+            snap,
+            host: &host,
+            requested: &requested,
+            namespace: NS_VIRT,
+            guest: None,
+            indications: None,
+        };
+        let before = previous
+            .domains
+            .get(uuid)
+            .map(|d| system::computer_system(&ctx_for(&previous), d));
+        let after = current
+            .domains
+            .get(uuid)
+            .map(|d| system::computer_system(&ctx_for(&current), d));
+        previous = current.clone();
+        let source = match class {
+            "KVM_ComputerSystemDeletedIndication" => before.clone().or(after.clone()),
+            _ => after.clone().or(before.clone()),
+        };
+        let Some(source) = source else { continue };
+        let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut indication = Instance::new(class)
+            .with(
+                "IndicationIdentifier",
+                CimType::String,
+                Value::str(format!("{}:{}", event.epoch, event.seq)),
+            )
+            .with(
+                "IndicationTime",
+                CimType::Datetime,
+                Value::str(cim_datetime(event.timestamp_ns)),
+            )
+            .with("SourceInstanceHost", CimType::String, Value::str(&host))
+            .with(
+                "SourceInstanceModelPath",
+                CimType::String,
+                Value::str(crate::model::path_of(&schema, NS_VIRT, &source).to_string()),
+            )
+            .with("SourceInstance", CimType::String, Value::Instance(Box::new(source)));
+        if class == "KVM_ComputerSystemModifiedIndication" {
+            if let Some(before) = before {
+                indication.set("PreviousInstance", CimType::String, Value::Instance(Box::new(before)));
+            }
+        }
+        let body = export_request(id, &indication, &host);
+        let mut sent_to: Vec<String> = Vec::new();
+        for (filter, destination) in subscriptions {
+            let (Some(language), Some(text), Some(url)) = (
+                filter.get_str("QueryLanguage"),
+                filter.get_str("Query"),
+                destination.get_str("Destination"),
+            ) else {
+                continue;
+            };
+            let Ok(q) = query::parse(&schema, language, text) else {
+                continue;
+            };
+            if !q.matches(&schema, class, "KVM_ComputerSystem") || sent_to.iter().any(|u| u == url) {
+                continue;
+            }
+            sent_to.push(url.to_string());
+            let Ok(target) = Target::parse(url) else { continue };
+            let queue = queues
+                .entry(url.to_string())
+                .or_insert_with(|| spawn_sender(url.to_string(), target));
+            if queue.try_send(body.clone()).is_err() {
+                tracing::warn!(
+                    adapter = "cim",
+                    listener = url,
+                    "cim: listener queue full; indication dropped"
+                );
+            }
+        }
+    }
+}
+
+/// The ExportIndication request document.
+pub fn export_request(id: u64, indication: &Instance, host: &str) -> String {
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\">");
+    let _ = write!(
+        out,
+        "<MESSAGE ID=\"{id}\" PROTOCOLVERSION=\"1.0\"><SIMPLEEXPREQ><EXPMETHODCALL NAME=\"ExportIndication\">\
+         <EXPPARAMVALUE NAME=\"NewIndication\">"
+    );
+    write::instance(&mut out, indication, None, host);
+    out.push_str("</EXPPARAMVALUE></EXPMETHODCALL></SIMPLEEXPREQ></MESSAGE></CIM>");
+    out
+}
+
+/// One ordered sender per listener.
+fn spawn_sender(url: String, target: Target) -> mpsc::Sender<String> {
+    let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
+    tokio::spawn(async move {
+        while let Some(body) = rx.recv().await {
+            let mut backoff = FIRST_BACKOFF;
+            for attempt in 1..=ATTEMPTS {
+                let why = match tokio::time::timeout(ATTEMPT_TIMEOUT, post(&target, &body)).await {
+                    Ok(Ok(())) => break,
+                    Ok(Err(err)) => err,
+                    Err(_) => "timed out".to_string(),
+                };
+                if attempt == ATTEMPTS {
+                    tracing::warn!(adapter = "cim", listener = %url, "cim: indication not delivered after {ATTEMPTS} attempts: {why}");
+                } else {
+                    tracing::debug!(adapter = "cim", listener = %url, attempt, "cim: delivery failed ({why}); retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// One HTTP POST of an export request; Ok when the listener answered 200.
+async fn post(target: &Target, body: &str) -> Result<(), String> {
+    let mut stream = tokio::net::TcpStream::connect(&target.authority)
+        .await
+        .map_err(|e| format!("connect {}: {e}", target.authority))?;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/xml; charset=\"utf-8\"\r\n\
+         Accept: application/xml\r\nContent-Length: {}\r\nCIMExport: MethodRequest\r\n\
+         CIMExportMethod: ExportIndication\r\nConnection: close\r\n\r\n",
+        target.path,
+        target.authority,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream.write_all(body.as_bytes()).await.map_err(|e| e.to_string())?;
+    // Only the status line matters; read a bounded amount.
+    let mut buf = vec![0u8; 1024];
+    let mut len = 0;
+    while len < buf.len() && !buf[..len].contains(&b'\n') {
+        let n = stream.read(&mut buf[len..]).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    let status_line = String::from_utf8_lossy(&buf[..len]);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    match status_line.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        _ => Err(format!("listener answered '{status_line}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_events_and_times() {
+        assert_eq!(
+            Target::parse("http://127.0.0.1:5000").unwrap(),
+            Target {
+                authority: "127.0.0.1:5000".into(),
+                path: "/".into()
+            }
+        );
+        assert_eq!(Target::parse("http://h/cimlistener").unwrap().authority, "h:80");
+        assert_eq!(
+            Target::parse("https://h:1").unwrap_err().status,
+            CimStatus::NotSupported
+        );
+        assert_eq!(Target::parse("h:1").unwrap_err().status, CimStatus::InvalidParameter);
+        assert_eq!(
+            Target::parse("http://u@h:1/").unwrap_err().status,
+            CimStatus::InvalidParameter
+        );
+        assert_eq!(
+            indication_class(DomainEventType::Defined, 0),
+            "KVM_ComputerSystemCreatedIndication"
+        );
+        assert_eq!(
+            indication_class(DomainEventType::Defined, 1),
+            "KVM_ComputerSystemModifiedIndication"
+        );
+        assert_eq!(
+            indication_class(DomainEventType::Undefined, 0),
+            "KVM_ComputerSystemDeletedIndication"
+        );
+        assert_eq!(
+            indication_class(DomainEventType::Started, 0),
+            "KVM_ComputerSystemModifiedIndication"
+        );
+        assert_eq!(cim_datetime(1_700_000_000_123_456_789), "20231114221320.123456+000");
+    }
+}
