@@ -13,15 +13,29 @@ use std::process::Command;
 /// returns it with the CIM address from its log line.
 fn start_agent(dir: &std::path::Path) -> (Agent, String) {
     let mut agent = Agent::start(dir, &["--snmp-listen", "off", "--cim-listen", "127.0.0.1:0"], &[]);
-    let addr = agent
-        .drain_logs()
-        .iter()
-        .find_map(|line| {
-            let rest = line.split("cim: listening on http://").nth(1)?;
-            Some(rest.split("/cimom").next()?.to_string())
-        })
-        .unwrap_or_else(|| panic!("no cim listening line in {:?}", agent.log_lines));
+    let addr = wait_for_log(&mut agent, "cim: listening on http://");
     (agent, addr)
+}
+
+/// The address in the agent's "cim: listening on SCHEME://ADDR/cimom" line,
+/// waiting for it: the ctl socket may be ready before the adapters log.
+fn wait_for_log(agent: &mut Agent, prefix: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let found = agent.drain_logs().iter().find_map(|line| {
+            let rest = line.split(prefix).nth(1)?;
+            Some(rest.split("/cimom").next()?.to_string())
+        });
+        if let Some(addr) = found {
+            return addr;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no '{prefix}' line in {:?}",
+            agent.log_lines
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn python() -> String {
