@@ -559,3 +559,42 @@ fn interface_counters_come_from_the_tap_device_swapped_and_user_networking_has_n
         "the tap goes with qemu"
     );
 }
+
+#[test]
+fn a_q35_guest_with_root_ports_starts_and_runs() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let (driver, _notices) = open_driver(state.path());
+    let disk = state.path().join("q35.qcow2");
+    let status = std::process::Command::new(qemu_img_binary())
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg("16M")
+        .status()
+        .expect("qemu-img runs");
+    assert!(status.success());
+    let uuid = uuid::Uuid::new_v4();
+    let xml = format!(
+        "<domain type='qemu'><name>q35guest</name><uuid>{uuid}</uuid>\
+         <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features>\
+         <devices><emulator>{}</emulator>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/></disk>\
+         <interface type='user'><model type='virtio'/></interface>\
+         <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\
+         </devices></domain>",
+        qemu_binary().display(),
+        disk.display()
+    );
+    let def = virtbus_schemas::DomainDef::from_xml(&xml).expect("xml");
+    driver.create_domain(def).expect("q35 guest starts");
+    let _guard = DestroyOnDrop(&driver, uuid);
+    // qemu accepted every root port and device: the guest runs, the disk
+    // behind its root port answers block stats.
+    let rec = driver.get_domain(uuid).expect("get");
+    assert_eq!(rec.state.state, DomainState::Running);
+    let stats = driver.domain_stats(uuid).expect("stats");
+    assert_eq!(stats.block.len(), 1, "{:?}", stats.block);
+    assert_eq!(stats.block[0].name, "vda");
+    driver.destroy_domain(uuid).expect("destroy");
+    assert!(!qemu_running_for(uuid));
+}

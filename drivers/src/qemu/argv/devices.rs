@@ -106,8 +106,7 @@ impl Builder<'_> {
                     let slot = self.disk_slots.get(&idx).copied().unwrap_or(0);
                     let n = target_index(&target).unwrap_or(idx as u32);
                     d.insert("driver".into(), json!("virtio-blk-pci"));
-                    d.insert("bus".into(), json!("pci.0"));
-                    d.insert("addr".into(), json!(pci_addr(slot)));
+                    self.insert_place(&mut d, slot);
                     d.insert("id".into(), json!(format!("virtio-disk{n}")));
                 }
                 "scsi" => {
@@ -170,8 +169,7 @@ impl Builder<'_> {
             if let Some(index) = self.net_boot[i] {
                 d.insert("bootindex".into(), json!(index));
             }
-            d.insert("bus".into(), json!("pci.0"));
-            d.insert("addr".into(), json!(pci_addr(self.net_slots[i])));
+            self.insert_place(&mut d, self.net_slots[i]);
             self.push_json("-device", Value::Object(d));
         }
         Ok(())
@@ -343,8 +341,12 @@ impl Builder<'_> {
                     d.insert("vgamem_mb".into(), json!(vram / 1024));
                 }
             }
-            d.insert("bus".into(), json!("pci.0"));
-            d.insert("addr".into(), json!(pci_addr(self.video_slots[i])));
+            if i == 0 && self.is_q35() {
+                d.insert("bus".into(), json!("pcie.0"));
+                d.insert("addr".into(), json!(pci_addr(self.video_slots[i])));
+            } else {
+                self.insert_place(&mut d, self.video_slots[i]);
+            }
             self.push_json("-device", Value::Object(d));
         }
         Ok(())
@@ -372,10 +374,10 @@ impl Builder<'_> {
                 Some(other) => return Err(unsupported(format!("rng backend '{other}' is not supported"))),
             };
             self.push_json("-object", object);
+            let (bus, addr) = self.pci_place(self.rng_slots[i]);
             self.push_json(
                 "-device",
-                json!({"driver": "virtio-rng-pci", "rng": id, "id": format!("rng{i}"), "bus": "pci.0",
-                       "addr": pci_addr(self.rng_slots[i])}),
+                json!({"driver": "virtio-rng-pci", "rng": id, "id": format!("rng{i}"), "bus": bus, "addr": addr}),
             );
         }
         Ok(())

@@ -3,7 +3,9 @@
 //! "latest" capabilities): JSON `-device`/`-blockdev`/`-netdev`/`-object`
 //! values, devices in libvirt's order, PCI slots assigned in libvirt's order
 //! (`qemuDomainAssignDevicePCISlots`, i440fx: slot 1 is the PIIX3, slot 2 the
-//! primary video card).
+//! primary video card; q35: the primary video card at slot 1 of `pcie.0`,
+//! every other device alone on its own `pcie-root-port`, plus one spare
+//! port for hotplug).
 //!
 //! Only what the driver supports is accepted; anything else is a
 //! `CONFIG_UNSUPPORTED` error naming the device, never a silently dropped
@@ -204,6 +206,11 @@ struct Builder<'a> {
     video_slots: Vec<u32>,
     /// Implicit SCSI controllers libvirt would add for SCSI disks.
     implicit_scsi: BTreeSet<u32>,
+    /// The USB controller libvirt adds when the XML names none (q35: a
+    /// qemu-xhci, placed in controller order).
+    default_usb_slot: Option<u32>,
+    /// q35: how many pcie-root-ports the command line starts with.
+    root_ports: u32,
     machine: String,
 }
 
@@ -224,6 +231,8 @@ impl<'a> Builder<'a> {
             rng_slots: Vec::new(),
             video_slots: Vec::new(),
             implicit_scsi: BTreeSet::new(),
+            default_usb_slot: None,
+            root_ports: 0,
             machine,
         };
         b.check_supported()?;
@@ -233,7 +242,56 @@ impl<'a> Builder<'a> {
     }
 
     fn is_i440fx(&self) -> bool {
-        self.machine == "pc" || self.machine.starts_with("pc-i440fx") || self.machine.starts_with("pc-")
+        self.machine == "pc"
+            || self.machine.starts_with("pc-i440fx")
+            || (self.machine.starts_with("pc-") && !self.machine.starts_with("pc-q35"))
+    }
+
+    fn is_q35(&self) -> bool {
+        self.machine == "q35" || self.machine.starts_with("pc-q35")
+    }
+
+    /// Where a device with PCI place `slot` goes (`bus`, `addr`): slot
+    /// `slot` of bus 0 on i440fx; on q35 alone on root port `pci.SLOT`.
+    fn pci_place(&self, slot: u32) -> (String, String) {
+        if self.is_q35() {
+            (format!("pci.{slot}"), "0x0".into())
+        } else {
+            ("pci.0".into(), pci_addr(slot))
+        }
+    }
+
+    /// Inserts `bus` and `addr` for PCI place `slot` into a device's JSON.
+    fn insert_place(&self, d: &mut serde_json::Map<String, Value>, slot: u32) {
+        let (bus, addr) = self.pci_place(slot);
+        d.insert("bus".into(), json!(bus));
+        d.insert("addr".into(), json!(addr));
+    }
+
+    /// q35's `pcie-root-port`s, functions of consecutive slots of `pcie.0`
+    /// from slot 1 (slot 2 when the primary video card holds slot 1), as
+    /// libvirt numbers them: port = slot * 8 + function, chassis = index.
+    fn root_port_devices(&mut self) {
+        let base = if self.video_slots.is_empty() { 1 } else { 2 };
+        for k in 0..self.root_ports {
+            let (slot, function) = (base + k / 8, k % 8);
+            let mut d = serde_json::Map::new();
+            d.insert("driver".into(), json!("pcie-root-port"));
+            d.insert("port".into(), json!(slot * 8 + function));
+            d.insert("chassis".into(), json!(k + 1));
+            d.insert("id".into(), json!(format!("pci.{}", k + 1)));
+            d.insert("bus".into(), json!("pcie.0"));
+            if function == 0 && k + 1 < self.root_ports {
+                d.insert("multifunction".into(), json!(true));
+            }
+            let addr = if function == 0 {
+                pci_addr(slot)
+            } else {
+                format!("0x{slot:x}.0x{function:x}")
+            };
+            d.insert("addr".into(), json!(addr));
+            self.push_json("-device", Value::Object(d));
+        }
     }
 
     fn check_supported(&self) -> VirtResult<()> {
@@ -348,6 +406,12 @@ impl<'a> Builder<'a> {
                 explicit.push((s, format!("disk {}", d.target_dev.as_deref().unwrap_or("?"))));
             }
         }
+        if self.is_q35() && !explicit.is_empty() {
+            return Err(unsupported(format!(
+                "explicit PCI addresses are not supported on machine '{}' yet ({})",
+                self.machine, explicit[0].1
+            )));
+        }
         for (slot, what) in &explicit {
             self.pci.reserve(*slot, what)?;
         }
@@ -361,6 +425,9 @@ impl<'a> Builder<'a> {
             let slot = if i440fx && !self.pci.used.contains(&2) {
                 self.pci.reserve(2, "primary video")?;
                 2
+            } else if self.is_q35() {
+                // Integrated at slot 1 of pcie.0, not behind a root port.
+                1
             } else {
                 self.pci.next("primary video")?
             };
@@ -388,6 +455,9 @@ impl<'a> Builder<'a> {
                     self.implicit_scsi.insert(ctrl);
                 }
             }
+        }
+        if self.is_q35() && !devices.controllers.iter().any(|c| c.controller_type == "usb") {
+            self.default_usb_slot = Some(self.pci.next("usb controller")?);
         }
         for (i, c) in devices.controllers.iter().enumerate() {
             if !controller_needs_pci(c, i440fx) {
@@ -424,6 +494,12 @@ impl<'a> Builder<'a> {
         for _ in videos.iter().skip(1) {
             let slot = self.pci.next("video")?;
             self.video_slots.push(slot);
+        }
+        if self.is_q35() {
+            // One port per device, plus a spare one for hotplug when any
+            // was needed (libvirt adds it when the XML names no root port).
+            let used = self.pci.used.iter().filter(|s| **s != 0 && **s != 0x1f).count() as u32;
+            self.root_ports = if used > 0 { used + 1 } else { 0 };
         }
         Ok(())
     }
@@ -502,10 +578,20 @@ impl<'a> Builder<'a> {
         let def = self.def;
         self.push("-name", format!("guest={},debug-threads=on", escape(&def.name)));
         self.args.push("-S".into());
+        // `<features><smm state='on|off'/>`: libvirt passes it right after usb=off.
+        let smm = def
+            .element()
+            .child("features")
+            .and_then(|f| f.child("smm"))
+            .map(|smm| match smm.attr("state") {
+                Some("off") => ",smm=off",
+                _ => ",smm=on",
+            })
+            .unwrap_or("");
         self.push(
             "-machine",
             format!(
-                "{},usb=off,dump-guest-core=off,memory-backend=pc.ram",
+                "{},usb=off{smm},dump-guest-core=off,memory-backend=pc.ram",
                 escape(&self.machine)
             ),
         );
@@ -574,9 +660,10 @@ impl<'a> Builder<'a> {
         self.graphics()?;
         self.videos()?;
         if let Some(slot) = self.balloon_slot {
+            let (bus, addr) = self.pci_place(slot);
             self.push_json(
                 "-device",
-                json!({"driver": "virtio-balloon-pci", "id": "balloon0", "bus": "pci.0", "addr": pci_addr(slot)}),
+                json!({"driver": "virtio-balloon-pci", "id": "balloon0", "bus": bus, "addr": addr}),
             );
         }
         self.rngs()?;
@@ -644,15 +731,16 @@ impl<'a> Builder<'a> {
     fn controllers(&mut self) -> VirtResult<()> {
         let devices = &self.def.devices;
         let i440fx = self.is_i440fx();
+        self.root_port_devices();
         let usb_declared = devices.controllers.iter().any(|c| c.controller_type == "usb");
         if !usb_declared {
             // libvirt adds the machine's default USB controller.
-            self.usb_controller(None, 0)?;
+            self.usb_controller(None, None)?;
         }
         for (i, c) in devices.controllers.iter().enumerate() {
             let index = c.index.unwrap_or(0);
             match c.controller_type.as_str() {
-                "usb" => self.usb_controller(c.model.as_deref(), i)?,
+                "usb" => self.usb_controller(c.model.as_deref(), Some(i))?,
                 "ide" if i440fx && index == 0 => {}
                 "fdc" if index == 0 => {}
                 "pci" if matches!(c.model.as_deref(), Some("pci-root") | Some("pcie-root") | None) => {}
@@ -665,10 +753,10 @@ impl<'a> Builder<'a> {
                     if !i440fx && index == 0 {
                         continue;
                     }
+                    let (bus, addr) = self.pci_place(slot.unwrap_or(0));
                     self.push_json(
                         "-device",
-                        json!({"driver": "ahci", "id": format!("sata{index}"), "bus": "pci.0",
-                               "addr": pci_addr(slot.unwrap_or(0))}),
+                        json!({"driver": "ahci", "id": format!("sata{index}"), "bus": bus, "addr": addr}),
                     );
                 }
                 other => {
@@ -687,7 +775,9 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn usb_controller(&mut self, model: Option<&str>, idx: usize) -> VirtResult<()> {
+    /// A USB controller: the `idx`-th controller of the XML, or (`None`) the
+    /// one libvirt adds when the XML names none.
+    fn usb_controller(&mut self, model: Option<&str>, idx: Option<usize>) -> VirtResult<()> {
         let i440fx = self.is_i440fx();
         match model {
             Some("none") => Ok(()),
@@ -699,13 +789,18 @@ impl<'a> Builder<'a> {
                 Ok(())
             }
             None | Some("qemu-xhci") => {
-                let slot = match self.controller_slots.get(&idx) {
-                    Some(s) => *s,
+                let assigned = match idx {
+                    Some(i) => self.controller_slots.get(&i).copied(),
+                    None => self.default_usb_slot,
+                };
+                let slot = match assigned {
+                    Some(s) => s,
                     None => self.pci.next("usb controller")?,
                 };
+                let (bus, addr) = self.pci_place(slot);
                 self.push_json(
                     "-device",
-                    json!({"driver": "qemu-xhci", "id": "usb", "bus": "pci.0", "addr": pci_addr(slot)}),
+                    json!({"driver": "qemu-xhci", "id": "usb", "bus": bus, "addr": addr}),
                 );
                 Ok(())
             }
@@ -723,9 +818,10 @@ impl<'a> Builder<'a> {
             Some(other) => return Err(unsupported(format!("scsi controller model '{other}' is not supported"))),
         };
         let slot = slot.ok_or_else(|| VirtError::internal(format!("scsi controller {index} got no PCI slot")))?;
+        let (bus, addr) = self.pci_place(slot);
         self.push_json(
             "-device",
-            json!({"driver": driver, "id": format!("scsi{index}"), "bus": "pci.0", "addr": pci_addr(slot)}),
+            json!({"driver": driver, "id": format!("scsi{index}"), "bus": bus, "addr": addr}),
         );
         Ok(())
     }
