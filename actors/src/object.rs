@@ -276,7 +276,12 @@ impl<K: ObjectKind> Handler<Refresh> for ObjectActor<K> {
     type Result = ();
 
     fn handle(&mut self, msg: Refresh, ctx: &mut Context<Self>) {
-        let name_before = self.name_hint.clone();
+        // The hint may be empty: an actor spawned for a new object can start
+        // before the snapshot holds the object. The snapshot has it by now.
+        let name_before = self
+            .name_hint
+            .clone()
+            .or_else(|| K::snapshot_name(&self.shared, self.uuid));
         match K::fetch(&self.shared, self.uuid) {
             Ok(record) => {
                 let name = record.as_ref().map(K::name_of).or(name_before).unwrap_or_default();
