@@ -1,6 +1,7 @@
 //! The real `virtbus serve --connect qemu:///session` with real
 //! `qemu-system-x86_64` TCG guests (disk-less, idling in SeaBIOS), driven by
-//! `virtbus ctl` and read by net-snmp's `snmpget`: libvirt's lifecycle event
+//! `virtbus ctl` and read by net-snmp's `snmpget` and sblim's `wbemcli`
+//! (CIM): libvirt's lifecycle event
 //! sequence end to end, a qemu killed from outside, and an agent killed with
 //! `kill -9` while two guests run, restarted, still managing both.
 //!
@@ -83,9 +84,14 @@ fn process_runs_for(pid: i32, uuid: &str) -> bool {
 }
 
 fn guest_xml(name: &str, uuid: &str) -> String {
+    guest_xml_vcpus(name, uuid, 1, 1)
+}
+
+/// A guest with `current` of `max` vcpus online at start.
+fn guest_xml_vcpus(name: &str, uuid: &str, current: u32, max: u32) -> String {
     format!(
         "<domain type='qemu'><name>{name}</name><uuid>{uuid}</uuid>\
-         <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+         <memory unit='MiB'>64</memory><vcpu current='{current}'>{max}</vcpu>\
          <os><type arch='x86_64' machine='pc'>hvm</type></os>\
          <devices><emulator>{}</emulator><memballoon model='virtio'/></devices></domain>",
         qemu_binary()
@@ -98,10 +104,17 @@ fn write_xml(dir: &Path, name: &str, xml: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// A qemu:///session agent with SNMP on `snmp_port`.
+/// A qemu:///session agent with SNMP on `snmp_port`, CIM off.
 fn start_agent(state_dir: &Path, snmp_port: u16) -> Agent {
+    start_agent_with_cim(state_dir, snmp_port, None)
+}
+
+/// A qemu:///session agent with SNMP on `snmp_port` and CIM-XML on
+/// `cim_port` (HTTP on loopback, no users: no authentication).
+fn start_agent_with_cim(state_dir: &Path, snmp_port: u16, cim_port: Option<u16>) -> Agent {
     let listen = format!("udp:127.0.0.1:{snmp_port}");
-    Agent::start(
+    let cim = cim_port.map_or_else(|| "off".to_string(), |p| format!("127.0.0.1:{p}"));
+    let agent = Agent::start(
         state_dir,
         &[
             "--connect",
@@ -109,10 +122,44 @@ fn start_agent(state_dir: &Path, snmp_port: u16) -> Agent {
             "--snmp-listen",
             &listen,
             "--cim-listen",
-            "off",
+            &cim,
         ],
         &[("VIRTBUS_QEMU_EMULATORS", &qemu_binary())],
-    )
+    );
+    if let Some(port) = cim_port {
+        // The control socket may be ready before the CIM listener.
+        wait_for("the CIM adapter listens", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+    agent
+}
+
+fn free_tcp_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a tcp port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// KVM_ComputerSystem.EnabledState of guest `name` through sblim's wbemcli
+/// (libvirt-cim's mapping: 2 Enabled, 3 Disabled, 9 Paused).
+fn cim_enabled_state(port: u16, name: &str) -> u32 {
+    let path = format!(
+        "http://127.0.0.1:{port}/root/virt:KVM_ComputerSystem.CreationClassName=\"KVM_ComputerSystem\",Name=\"{name}\""
+    );
+    let out = Command::new("wbemcli")
+        .args(["-noverify", "gi", &path])
+        .output()
+        .expect("wbemcli runs (scripts/test installs sblim-wbemcli)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wbemcli gi {name}: {}{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split(',')
+        .find_map(|kv| kv.trim().strip_prefix("EnabledState="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no EnabledState in {text}"))
 }
 
 /// `(event, detail)` of the next domain event of `name` on the stream. The
@@ -211,12 +258,13 @@ fn pid_of(state_dir: &Path, uuid: &str) -> i32 {
 }
 
 #[test]
-fn lifecycle_through_serve_gives_libvirt_events_and_snmp_sees_states() {
+fn lifecycle_through_serve_gives_libvirt_events_and_snmp_and_cim_see_states() {
     let dir = tempfile::tempdir().expect("tempdir");
     let files = tempfile::tempdir().expect("tempdir");
     let guard = QemuGuard::new(dir.path());
     let port = free_udp_port();
-    let agent = start_agent(dir.path(), port);
+    let cim = free_tcp_port();
+    let agent = start_agent_with_cim(dir.path(), port, Some(cim));
     let events = EventStream::open(dir.path());
     let uuid = "6c3a5e1e-7e0b-4b2a-9f1d-000000000e2e";
 
@@ -233,11 +281,13 @@ fn lifecycle_through_serve_gives_libvirt_events_and_snmp_sees_states() {
     let pid = pid_of(dir.path(), uuid);
     assert!(process_runs_for(pid, uuid), "qemu {pid} runs the guest");
     assert_eq!(snmp_state(port, uuid), 1, "SNMP sees it running");
+    assert_eq!(cim_enabled_state(cim, "life"), 2, "CIM sees it enabled");
 
     agent.ok(&["suspend", "life"]);
     expect_events(&events, "life", &[("SUSPENDED", "PAUSED")]);
     assert_eq!(domstate(&agent, "life"), "paused");
     assert_eq!(snmp_state(port, uuid), 3, "SNMP sees it paused");
+    assert_eq!(cim_enabled_state(cim, "life"), 9, "CIM sees it paused");
 
     agent.ok(&["resume", "life"]);
     expect_events(&events, "life", &[("RESUMED", "UNPAUSED")]);
@@ -256,6 +306,7 @@ fn lifecycle_through_serve_gives_libvirt_events_and_snmp_sees_states() {
     assert_eq!(domstate(&agent, "life"), "shut off");
     assert!(!process_runs_for(pid, uuid), "destroy ended qemu {pid}");
     assert_eq!(snmp_state(port, uuid), 5);
+    assert_eq!(cim_enabled_state(cim, "life"), 3, "CIM sees it disabled");
 
     agent.ok(&["undefine", "life"]);
     expect_events(&events, "life", &[("UNDEFINED", "REMOVED")]);
@@ -296,7 +347,10 @@ fn agent_kill_9_with_two_running_guests_then_restart_keeps_managing_both() {
         "6c3a5e1e-7e0b-4b2a-9f1d-0000000000bb",
     );
     // One persistent guest, one transient: both must be found again.
-    agent.ok(&["define", &write_xml(files.path(), "alpha", &guest_xml("alpha", ua))]);
+    agent.ok(&[
+        "define",
+        &write_xml(files.path(), "alpha", &guest_xml_vcpus("alpha", ua, 1, 2)),
+    ]);
     agent.ok(&["start", "alpha"]);
     agent.ok(&["create", &write_xml(files.path(), "beta", &guest_xml("beta", ub))]);
     let (pa, pb) = (pid_of(dir.path(), ua), pid_of(dir.path(), ub));
@@ -357,6 +411,13 @@ fn agent_kill_9_with_two_running_guests_then_restart_keeps_managing_both() {
             .is_some_and(|now| now > cpu_before)
     });
     assert_eq!(stat(&agent, "alpha", "state.state").as_deref(), Some("1"));
+
+    // vcpu hotplug on a reattached guest: qemu reports the new vcpu.
+    assert_eq!(stat(&agent, "alpha", "vcpu.current").as_deref(), Some("1"));
+    agent.ok(&["setvcpus", "alpha", "2"]);
+    assert_eq!(stat(&agent, "alpha", "vcpu.current").as_deref(), Some("2"));
+    let err = agent.fails(&["setvcpus", "alpha", "3"]);
+    assert!(err.contains("outside 1..=2"), "{err}");
 
     agent.ok(&["destroy", "alpha"]);
     expect_events(&events, "alpha", &[("STOPPED", "DESTROYED")]);
