@@ -34,7 +34,7 @@ pub struct CoreConfig {
     pub uri: String,
     /// Where definitions persist; `None` keeps nothing (tests, benchmarks).
     pub state_dir: Option<PathBuf>,
-    /// Actor threads; defaults to the number of cores.
+    /// Actor threads; defaults to [`default_workers`].
     pub workers: usize,
     /// Events a slow subscriber may fall behind by.
     pub bus_capacity: usize,
@@ -42,12 +42,30 @@ pub struct CoreConfig {
     pub test_hooks: bool,
 }
 
+/// The cores of this machine (as the scheduler lets this process use them).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// Actor threads by default: half the cores, at least one. The other half
+/// runs the protocol adapters ([`adapter_threads`]); with a thread per core
+/// neither side waits for the other to be scheduled, which measured faster
+/// than both sides using every core (docs/benchmarks.md, core section).
+pub fn default_workers() -> usize {
+    (cores() / 2).max(1)
+}
+
+/// Threads for the protocol adapters' runtime when the actors use `workers`.
+pub fn adapter_threads(workers: usize) -> usize {
+    cores().saturating_sub(workers).max(1)
+}
+
 impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig {
             uri: "test:///default".into(),
             state_dir: None,
-            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            workers: default_workers(),
             bus_capacity: DEFAULT_CAPACITY,
             test_hooks: false,
         }

@@ -33,7 +33,7 @@ pub mod stats;
 pub mod store;
 pub mod system;
 
-pub use crate::core::{Core, CoreConfig, StartReport};
+pub use crate::core::{adapter_threads, default_workers, Core, CoreConfig, StartReport};
 pub use bus::{Bus, Received, Subscription};
 pub use domain::{DomainOp, DomainReply};
 pub use event::{Event, EventBody};

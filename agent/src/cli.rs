@@ -46,7 +46,7 @@ pub struct ServeArgs {
     /// Log format on stderr; the level comes from RUST_LOG [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Actor threads [default: number of cores].
+    /// Actor threads; the protocol adapters get the other cores [default: half the cores, at least 1].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     #[command(flatten)]

@@ -19,7 +19,13 @@ fn main() -> ExitCode {
                 }
             };
             logging::init(settings.log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            // The adapters' runtime gets the cores the actor threads leave.
+            let workers = settings.workers.unwrap_or_else(virtbus_actors::default_workers);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(virtbus_actors::adapter_threads(workers))
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(err) => {
                     eprintln!("error: cannot start the async runtime: {err}");

@@ -79,9 +79,13 @@ struct RunArgs {
     /// Event subscribers in the fan-out phase.
     #[arg(long, default_value_t = 4)]
     subscribers: usize,
-    /// Actor threads [default: number of cores].
+    /// Actor threads [default: as the agent, half the cores, at least 1].
     #[arg(long)]
     workers: Option<usize>,
+    /// Threads of the callers' runtime (the adapters' runtime in the agent)
+    /// [default: as the agent, the cores the actor threads leave, at least 1].
+    #[arg(long)]
+    caller_threads: Option<usize>,
 }
 
 fn main() {
@@ -326,9 +330,10 @@ async fn fan_out_phase(core: &Core, running: &[Uuid], args: &RunArgs, limits: Li
 fn run(args: RunArgs) -> Result<(), String> {
     let path = std::fs::canonicalize(&args.node).map_err(|e| format!("cannot open {}: {e}", args.node.display()))?;
     let uri = format!("test://{}", path.display());
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let workers = args.workers.unwrap_or_else(virtbus_actors::default_workers);
+    let caller_threads = args
+        .caller_threads
+        .unwrap_or_else(|| virtbus_actors::adapter_threads(workers));
 
     let rss_before = rss_kib().0;
     let config = CoreConfig {
@@ -358,7 +363,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         max_seconds: args.max_seconds,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(caller_threads)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
@@ -391,6 +396,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         n_domains,
         n_running: running.len(),
         workers,
+        caller_threads,
         driver_open,
         load,
         list,
@@ -410,6 +416,7 @@ struct Report<'a> {
     n_domains: usize,
     n_running: usize,
     workers: usize,
+    caller_threads: usize,
     driver_open: Duration,
     load: Duration,
     list: Duration,
@@ -429,8 +436,8 @@ fn report(r: Report<'_>) {
     let fan_rate = r.fan_out.delivered as f64 / r.fan_out.elapsed.as_secs_f64().max(1e-9);
     let per_domain = (r.rss_loaded.0.saturating_sub(r.rss_before) * 1024) as f64 / r.n_domains.max(1) as f64;
     println!(
-        "bench_core: {} domains ({} running), {} actor threads, {} callers, {} subscribers",
-        r.n_domains, r.n_running, r.workers, r.args.callers, r.args.subscribers
+        "bench_core: {} domains ({} running), {} actor threads, {} caller threads, {} callers, {} subscribers",
+        r.n_domains, r.n_running, r.workers, r.caller_threads, r.args.callers, r.args.subscribers
     );
     println!("  {:<44} {:>14}", "measure", "value");
     let rows = [
@@ -477,6 +484,7 @@ fn report(r: Report<'_>) {
         "domains": r.n_domains,
         "running": r.n_running,
         "workers": r.workers,
+        "caller_threads": r.caller_threads,
         "callers": r.args.callers,
         "subscribers": r.args.subscribers,
         "driver_open_ms": ms(r.driver_open),
