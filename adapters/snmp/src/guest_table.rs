@@ -171,7 +171,7 @@ pub fn parse_instance(oid: &Oid) -> Option<(u32, Uuid)> {
 
 /// The smallest UUID whose 16-arc index is greater than `suffix`, as a range
 /// bound over UUIDs (`None`: no index can be greater).
-fn index_bound_after(suffix: &[u32]) -> Option<Bound<Uuid>> {
+pub(crate) fn index_bound_after(suffix: &[u32]) -> Option<Bound<Uuid>> {
     let mut bytes = [0u8; 16];
     for (i, arc) in suffix.iter().take(16).enumerate() {
         match u8::try_from(*arc) {

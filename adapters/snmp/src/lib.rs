@@ -1,7 +1,8 @@
 //! virtbus-snmp: the SNMP adapter. It serves LIBVIRT-MIB exactly as
 //! libvirt-snmp does (same OIDs, types and index form), so managers written
 //! for libvirt-snmp poll virtbus unchanged, plus the SNMPv2-MIB system group
-//! and the snmpEngine group, and sends `libvirtGuestNotif` for every domain
+//! and the snmpEngine group, plus our own VIRTBUS-MIB (pools, volumes,
+//! networks, guest device counters, the host), and sends `libvirtGuestNotif` for every domain
 //! life-cycle event.
 //!
 //! The protocol engine (BER, v1/v2c/v3 message processing, USM, VACM, GETBULK
@@ -14,6 +15,9 @@
 //! - [`oids`]: the object identifiers we serve.
 //! - [`guest_table`]: reads of `libvirtGuestTable` from the core's snapshot.
 //! - [`guest_set`]: SETs on `libvirtGuestState` / `libvirtGuestRowStatus`.
+//! - [`ext`]: VIRTBUS-MIB, our extension module (host, pools, volumes,
+//!   networks, per-guest block and interface counters).
+//! - [`mib`]: both modules as one tree, for the AgentX subagent.
 //! - [`system_group`]: SNMPv2-MIB `system` scalars.
 //! - [`snmp_group`]: SNMPv2-MIB `snmpInBadCommunityNames`, counted through a
 //!   `tracing` layer the binary installs.
@@ -28,8 +32,10 @@ pub mod agentx;
 pub mod config;
 pub mod engine_state;
 pub mod errors;
+pub mod ext;
 pub mod guest_set;
 pub mod guest_table;
+pub mod mib;
 pub mod notify;
 pub mod oids;
 pub mod server;

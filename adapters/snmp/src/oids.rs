@@ -10,6 +10,11 @@ pub const GUEST_ENTRY: &[u32] = &[1, 3, 6, 1, 4, 1, 36957, 1, 1, 1];
 /// `libvirtGuestNotif` (`libvirtNotifications.1`).
 pub const GUEST_NOTIF: &[u32] = &[1, 3, 6, 1, 4, 1, 36957, 0, 1];
 
+/// `virtbusMIB`: our extension module (`schemas/mibs/VIRTBUS-MIB.txt`),
+/// enterprises.32473 until virtbus has a Private Enterprise Number of its
+/// own (docs/snmp.md says why this number).
+pub const VIRTBUS_MIB: &[u32] = &[1, 3, 6, 1, 4, 1, 32473];
+
 /// Columns of `libvirtGuestEntry`.
 pub mod column {
     /// accessible-for-notify: never read, only sent in notifications.

@@ -8,8 +8,10 @@
 
 use crate::config::{SnmpConfig, TrapVersion, UsmUserConfig};
 use crate::engine_state::{load_engine, EngineStateError};
+use crate::ext::ExtMib;
 use crate::guest_table::GuestTable;
-use crate::oids::{LIBVIRT_MIB, SYSTEM};
+use crate::mib::Mib;
+use crate::oids::{LIBVIRT_MIB, SYSTEM, VIRTBUS_MIB};
 use crate::snmp_group::{SnmpGroup, SNMP_GROUP};
 use crate::system_group::SystemGroup;
 use async_snmp::agent::{Agent, SecurityModel, VacmBuilder, VacmSecurityModel};
@@ -162,6 +164,7 @@ impl SnmpServer {
             config.sys_location.clone(),
         ));
         let guests = Arc::new(GuestTable::new(core.clone()));
+        let ext = Arc::new(ExtMib::new(core.clone()));
         let views: Vec<(String, Oid)> = config
             .users
             .iter()
@@ -176,6 +179,7 @@ impl SnmpServer {
                 .authoritative_engine(engine.clone())
                 .community(config.community.as_bytes().to_vec())
                 .handler(Oid::from_slice(LIBVIRT_MIB), guests.clone())
+                .handler(Oid::from_slice(VIRTBUS_MIB), ext.clone())
                 .handler(Oid::from_slice(SYSTEM), system.clone())
                 .handler(Oid::from_slice(SNMP_GROUP), Arc::new(SnmpGroup))
                 .cancellation_token(cancel.child_token())
@@ -229,7 +233,10 @@ impl SnmpServer {
         if let Some(master) = &config.agentx {
             tasks.push(crate::agentx::spawn(
                 core.clone(),
-                guests.clone(),
+                Arc::new(Mib {
+                    guests: guests.clone(),
+                    ext: ext.clone(),
+                }),
                 master.clone(),
                 cancel.child_token(),
             ));

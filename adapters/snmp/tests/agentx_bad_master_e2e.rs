@@ -53,19 +53,22 @@ fn respond(stream: &mut UnixStream, to: &Pdu, session: u32) {
     stream.write_all(&reply.encode().unwrap()).unwrap();
 }
 
-/// Accepts the subagent and completes Open + Register.
+/// Accepts the subagent and completes Open and the Registers of
+/// virtbusMIB and libvirtMIB.
 fn handshake(listener: &UnixListener) -> UnixStream {
     let mut stream = accept(listener);
     let open = read_pdu(&mut stream);
     assert!(matches!(open.body, Body::Open { .. }), "{open:?}");
     respond(&mut stream, &open, SESSION);
-    let register = read_pdu(&mut stream);
-    match &register.body {
-        Body::Register { subtree, .. } => assert_eq!(subtree.arcs(), &[1, 3, 6, 1, 4, 1, 36957]),
-        other => panic!("expected Register, got {other:?}"),
+    for expected in [&[1u32, 3, 6, 1, 4, 1, 32473][..], &[1, 3, 6, 1, 4, 1, 36957]] {
+        let register = read_pdu(&mut stream);
+        match &register.body {
+            Body::Register { subtree, .. } => assert_eq!(subtree.arcs(), expected),
+            other => panic!("expected Register, got {other:?}"),
+        }
+        assert_eq!(register.session_id, SESSION);
+        respond(&mut stream, &register, SESSION);
     }
-    assert_eq!(register.session_id, SESSION);
-    respond(&mut stream, &register, SESSION);
     stream
 }
 

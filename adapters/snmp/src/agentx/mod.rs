@@ -1,6 +1,7 @@
 //! AgentX subagent (RFC 2741): serves LIBVIRT-MIB through an existing
 //! master agent (net-snmp's `snmpd`), as libvirt-snmp is usually deployed.
-//! The MIB logic is the native agent's ([`GuestTable`], [`crate::guest_set`]);
+//! The MIB logic is the native agent's ([`Mib`]: the guest table, its SETs
+//! in [`crate::guest_set`], and VIRTBUS-MIB);
 //! only the transport differs.
 //!
 //! Layout:
@@ -18,7 +19,7 @@ pub mod requests;
 pub mod session;
 pub mod wire;
 
-use crate::guest_table::GuestTable;
+use crate::mib::Mib;
 use crate::notify::{guest_notif_varbinds, next_guest_notif};
 use crate::oids::GUEST_NOTIF;
 use async_snmp::{Oid, Value, VarBind};
@@ -90,8 +91,8 @@ impl fmt::Display for AgentxAddr {
 }
 
 /// Starts the subagent: connects (and reconnects) to `master`, serves
-/// `guests`, and forwards domain events as `libvirtGuestNotif`.
-pub fn spawn(core: Core, guests: Arc<GuestTable>, master: AgentxAddr, cancel: CancellationToken) -> JoinHandle<()> {
+/// `mib`, and forwards domain events as `libvirtGuestNotif`.
+pub fn spawn(core: Core, mib: Arc<Mib>, master: AgentxAddr, cancel: CancellationToken) -> JoinHandle<()> {
     let (tx, rx) = mpsc::channel(QUEUED_NOTIFICATIONS);
     let feed_cancel = cancel.clone();
     tokio::spawn(async move {
@@ -100,12 +101,12 @@ pub fn spawn(core: Core, guests: Arc<GuestTable>, master: AgentxAddr, cancel: Ca
             _ = feed_cancel.cancelled() => {}
         }
     });
-    tokio::spawn(run(guests, master, rx, cancel))
+    tokio::spawn(run(mib, master, rx, cancel))
 }
 
 /// Keeps a session to the master, reconnecting with backoff.
 async fn run(
-    guests: Arc<GuestTable>,
+    mib: Arc<Mib>,
     master: AgentxAddr,
     mut notifications: mpsc::Receiver<Vec<VarBind>>,
     cancel: CancellationToken,
@@ -120,10 +121,10 @@ async fn run(
         match opened {
             Ok(mut session) => {
                 tracing::info!(adapter = "snmp", master = %master, session = session.session_id(),
-                    "snmp: agentx registered LIBVIRT-MIB with the master at {master}");
+                    "snmp: agentx registered LIBVIRT-MIB and VIRTBUS-MIB with the master at {master}");
                 backoff = BACKOFF_START;
                 failures = 0;
-                match session.serve(guests.clone(), &mut notifications, &cancel).await {
+                match session.serve(mib.clone(), &mut notifications, &cancel).await {
                     Ok(()) => return,
                     Err(err) => {
                         tracing::warn!(adapter = "snmp", error = %err, "snmp: agentx session ended; reconnecting")

@@ -1,6 +1,6 @@
 //! Answers the master's requests (RFC 2741 §7.2) from the same MIB logic the
-//! native agent uses: reads through [`GuestTable::get_value`] /
-//! [`GuestTable::next_value`], writes through [`GuestSetter::test_in`] and
+//! native agent uses: reads through [`Mib::get_value`] / [`Mib::next_value`]
+//! (the guest table and VIRTBUS-MIB), writes through [`GuestSetter::test_in`] and
 //! [`RowChange`]'s commit and undo. Only the AgentX framing of the answers
 //! lives here: search ranges, GetBulk repetition, and the set transaction
 //! (TestSet → CommitSet → UndoSet/CleanupSet, §7.2.4).
@@ -10,7 +10,7 @@
 use super::pdu::{res_error, Body};
 use super::wire::SearchRange;
 use crate::guest_set::{RowChange, Txn};
-use crate::guest_table::GuestTable;
+use crate::mib::Mib;
 use async_snmp::handler::{GetNextResult, GetResult, HandlerResult};
 use async_snmp::{ErrorStatus, Value, VarBind};
 use std::sync::Arc;
@@ -57,13 +57,13 @@ struct SetTransaction {
 
 /// Per-session request state.
 pub struct Responder {
-    guests: Arc<GuestTable>,
+    mib: Arc<Mib>,
     set: Option<SetTransaction>,
 }
 
 impl Responder {
-    pub fn new(guests: Arc<GuestTable>) -> Responder {
-        Responder { guests, set: None }
+    pub fn new(mib: Arc<Mib>) -> Responder {
+        Responder { mib, set: None }
     }
 
     /// The answer to one request body; `None` for CleanupSet, which has no
@@ -92,7 +92,7 @@ impl Responder {
     async fn get(&self, ranges: &[SearchRange]) -> Answer {
         let mut varbinds = Vec::with_capacity(ranges.len());
         for (i, range) in ranges.iter().enumerate() {
-            let value = match self.guests.get_value(&range.start).await {
+            let value = match self.mib.get_value(&range.start).await {
                 Ok(GetResult::Value(value)) => value,
                 Ok(GetResult::NoSuchInstance) => Value::NoSuchInstance,
                 Ok(_) => Value::NoSuchObject,
@@ -107,11 +107,11 @@ impl Responder {
     /// the range's start.
     async fn next_in(&self, range: &SearchRange) -> HandlerResult<VarBind> {
         if range.include {
-            if let GetResult::Value(value) = self.guests.get_value(&range.start).await? {
+            if let GetResult::Value(value) = self.mib.get_value(&range.start).await? {
                 return Ok(VarBind::new(range.start.clone(), value));
             }
         }
-        Ok(match self.guests.next_value(&range.start).await? {
+        Ok(match self.mib.next_value(&range.start).await? {
             GetNextResult::Value(vb) if range.end.is_empty() || vb.oid < range.end => vb,
             _ => VarBind::new(range.start.clone(), Value::EndOfMibView),
         })
@@ -170,7 +170,7 @@ impl Responder {
         // should have cleaned it up).
         self.set = None;
         let txn = Txn::AgentX { session, transaction };
-        let setter = self.guests.setter();
+        let setter = self.mib.guests.setter();
         let mut changes = Vec::with_capacity(varbinds.len());
         for (i, vb) in varbinds.iter().enumerate() {
             match setter.test_in(txn, &vb.oid, &vb.value) {

@@ -12,7 +12,7 @@ use super::pdu::{close_reason, kind, res_error, Body, Header, Pdu, HEADER_LEN};
 use super::requests::Responder;
 use super::wire::PduError;
 use super::AgentxAddr;
-use crate::guest_table::GuestTable;
+use crate::mib::{Mib, SUBTREES};
 use crate::oids::LIBVIRT_MIB;
 use async_snmp::{Oid, VarBind};
 use std::sync::Arc;
@@ -103,7 +103,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects, opens a session and registers `libvirtMIB`.
+    /// Connects, opens a session and registers `libvirtMIB` and `virtbusMIB`.
     pub async fn open(master: &AgentxAddr) -> Result<Session, SessionError> {
         let addr = master.to_string();
         let stream = connect(master).await.map_err(|source| SessionError::Connect {
@@ -127,14 +127,16 @@ impl Session {
         };
         let (header, _) = session.request(open).await?;
         session.session_id = header.session_id;
-        let register = Body::Register {
-            timeout: 0,
-            priority: PRIORITY,
-            range_subid: 0,
-            subtree: Oid::from_slice(LIBVIRT_MIB),
-            upper_bound: None,
-        };
-        session.request(register).await?;
+        for subtree in SUBTREES {
+            let register = Body::Register {
+                timeout: 0,
+                priority: PRIORITY,
+                range_subid: 0,
+                subtree: Oid::from_slice(subtree),
+                upper_bound: None,
+            };
+            session.request(register).await?;
+        }
         Ok(session)
     }
 
@@ -218,11 +220,11 @@ impl Session {
     /// `cancel` fires (Ok: the session was closed politely).
     pub async fn serve(
         &mut self,
-        guests: Arc<GuestTable>,
+        mib: Arc<Mib>,
         notifications: &mut mpsc::Receiver<Vec<VarBind>>,
         cancel: &CancellationToken,
     ) -> Result<(), SessionError> {
-        let mut responder = Responder::new(guests);
+        let mut responder = Responder::new(mib);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => {

@@ -35,6 +35,52 @@ pub const NODE_XML: &str = r#"<node>
 </node>
 "#;
 
+/// A host with more than guests, for VIRTBUS-MIB: alpha running with two
+/// disks and an interface, gamma shut off with a disk, two networks (one
+/// NAT with a bridge, one isolated) and a dir pool with two volumes.
+pub const EXT_NODE_XML: &str = r#"<node>
+<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+  <name>alpha</name><uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <memory>1048576</memory><currentMemory>524288</currentMemory><vcpu>2</vcpu>
+  <os><type>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'><source file='/guests/alpha.img'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><source file='/guests/alpha-data.img'/><target dev='vdb' bus='virtio'/></disk>
+    <interface type='network'><source network='default'/><target dev='vnet0'/></interface>
+  </devices>
+</domain>
+<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+  <name>gamma</name><uuid>0aaaaaaa-0000-0000-0000-000000000001</uuid>
+  <memory>524288</memory><currentMemory>262144</currentMemory><vcpu>1</vcpu>
+  <os><type>hvm</type></os>
+  <devices><disk type='file' device='disk'><source file='/guests/gamma.img'/><target dev='vda' bus='virtio'/></disk></devices>
+  <test:runstate>5</test:runstate>
+</domain>
+<network>
+  <name>default</name><uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+  <forward mode='nat'/><bridge name='virbr0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'/>
+</network>
+<network>
+  <name>isolated</name><uuid>a1111111-1111-2222-3333-444444444444</uuid>
+</network>
+<pool type='dir'>
+  <name>images</name><uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>
+  <capacity unit='bytes'>107374182400</capacity>
+  <allocation unit='bytes'>21474836480</allocation>
+  <available unit='bytes'>85899345920</available>
+  <target><path>/var/lib/images</path></target>
+  <volume type='file'>
+    <name>disk-b.qcow2</name><capacity unit='bytes'>10737418240</capacity><allocation unit='bytes'>1073741824</allocation>
+    <target><format type='qcow2'/></target>
+  </volume>
+  <volume>
+    <name>a.img</name><capacity unit='bytes'>5368709120</capacity>
+  </volume>
+</pool>
+</node>
+"#;
+
 pub fn bin() -> PathBuf {
     if let Some(path) = std::env::var_os("VIRTBUS_BIN") {
         return path.into();
@@ -80,9 +126,14 @@ impl Agent {
     }
 
     pub fn start_with(listen: &[&str], args: &[&str], config: Option<&str>) -> Agent {
+        Agent::start_on(NODE_XML, listen, args, config)
+    }
+
+    /// Like [`Agent::start_with`], on another node file.
+    pub fn start_on(node_xml: &str, listen: &[&str], args: &[&str], config: Option<&str>) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let node = dir.path().join("node.xml");
-        std::fs::write(&node, NODE_XML).unwrap();
+        std::fs::write(&node, node_xml).unwrap();
         let mut cmd = Command::new(bin());
         cmd.arg("serve")
             .arg("--state-dir")
@@ -190,7 +241,7 @@ impl Agent {
     /// Runs a net-snmp tool against the agent with our MIBs loaded.
     pub fn snmp(&self, tool: &str, opts: &[&str], rest: &[&str]) -> Output {
         Command::new(tool)
-            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB", "-t", "2", "-r", "1"])
+            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB:VIRTBUS-MIB", "-t", "2", "-r", "1"])
             .args(opts)
             .arg(self.target())
             .args(rest)
