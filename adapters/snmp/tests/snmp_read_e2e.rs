@@ -273,3 +273,104 @@ fn serves_ipv6_and_ipv4_together() {
         "{out:?}"
     );
 }
+
+#[test]
+fn walks_stay_ordered_and_complete_while_domains_come_and_go() {
+    let agent = Agent::start(&[]);
+    let state_dir = agent.dir.path().join("state");
+    let xml_dir = tempfile::tempdir().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Another client defines and undefines guests as fast as it can (a
+    // bounded number of rounds) while the walks run.
+    let churn = {
+        let stop = stop.clone();
+        let done = done.clone();
+        let dir = xml_dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let ctl = |args: &[&str]| {
+                Command::new(bin())
+                    .arg("ctl")
+                    .arg("--state-dir")
+                    .arg(&state_dir)
+                    .args(args)
+                    .output()
+                    .unwrap()
+            };
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && rounds < 2000 {
+                let name = format!("churn{}", rounds % 8);
+                // UUIDs spread over the index space: before, between and
+                // after the three fixed guests.
+                let uuid = format!("{:02x}000000-0000-0000-0000-{:012x}", (rounds * 37) % 256, rounds);
+                let path = dir.join(format!("{name}.xml"));
+                std::fs::write(
+                    &path,
+                    format!(
+                        "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>\
+                         <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+                    ),
+                )
+                .unwrap();
+                assert!(ctl(&["define", path.to_str().unwrap()]).status.success());
+                assert!(ctl(&["undefine", &name]).status.success());
+                rounds += 1;
+                done.store(rounds, std::sync::atomic::Ordering::Relaxed);
+            }
+            rounds
+        })
+    };
+    let rounds_now = || done.load(std::sync::atomic::Ordering::Relaxed);
+    while rounds_now() < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Walk until the churn has gone on for several rounds during the walks
+    // (at least 6 walks, at most 200).
+    let first = rounds_now();
+    let mut round = 0;
+    while round < 6 || (rounds_now() < first + 10 && round < 200) {
+        round += 1;
+        let (tool, extra) = if round % 2 == 0 {
+            ("snmpbulkwalk", vec!["-OnUe", "-Cr3"])
+        } else {
+            ("snmpwalk", vec!["-OnUe"])
+        };
+        // net-snmp's walkers fail on an OID that does not increase, so
+        // success already means the order held across snapshots.
+        let walk = agent.v2c(tool, "public", &extra, &[TABLE]);
+        let rows = parse_rows(&walk);
+        for col in column_order() {
+            let in_col: Vec<&(u32, String, String)> = rows.iter().filter(|r| r.0 == col).collect();
+            // The guests that exist throughout appear once each, in order.
+            let fixed: Vec<&str> = in_col
+                .iter()
+                .map(|r| r.1.as_str())
+                .filter(|i| [index(GAMMA), index(ALPHA), index(BETA)].iter().any(|f| f == i))
+                .collect();
+            assert_eq!(
+                fixed,
+                [index(GAMMA), index(ALPHA), index(BETA)],
+                "{tool} col {col}:\n{walk}"
+            );
+            let mut sorted: Vec<Vec<u32>> = in_col
+                .iter()
+                .map(|r| r.1.split('.').map(|a| a.parse().unwrap()).collect())
+                .collect();
+            let walked = sorted.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(walked, sorted, "{tool} col {col}: order or duplicates");
+        }
+    }
+    assert!(rounds_now() >= first + 10, "the guests did not change during the walks");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = churn.join().unwrap();
+    assert!(rounds > 0);
+    // The churn left nothing behind, and the table is the three guests.
+    let names = agent.v2c("snmpwalk", "public", &["-OnUe"], &[&format!("{TABLE}.1.2")]);
+    assert_eq!(parse_rows(&names).len(), 3, "{names}");
+}
+
+fn column_order() -> [u32; 7] {
+    [2, 3, 4, 5, 6, 7, 9]
+}
