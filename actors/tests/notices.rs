@@ -120,3 +120,57 @@ async fn a_blocking_driver_answers_even_when_the_command_ends_the_object() {
     assert!(core.lookup_domain("brief").is_err());
     core.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_removed_behind_the_agents_back_right_after_creation_keep_their_name() {
+    use virtbus_drivers::{HypervisorDriver, NetworkDriver};
+    let (conn, driver, tx) = connection_with_notices();
+    let core = Core::start_with(CoreConfig::default(), conn).unwrap();
+    let mut sub = core.subscribe();
+    // Made through the core, then gone behind its back at once (virsh
+    // undefine right after virtbus ctl define): the removal event must name
+    // the object, although its actor may have started before the object
+    // reached the snapshot.
+    for round in 0..20 {
+        let name = format!("quick{round}");
+        let net = core
+            .define_network(&format!(
+                "<network><name>{name}</name><bridge name='vq{round}'/></network>"
+            ))
+            .await
+            .unwrap();
+        let dom = core
+            .define_domain(&format!(
+                "<domain type='test'><name>{name}</name><memory>1024</memory></domain>"
+            ))
+            .await
+            .unwrap();
+        driver.undefine_network(net.def.uuid).unwrap();
+        driver.undefine_domain(dom.uuid()).unwrap();
+        tx.send(DriverNotice::Network {
+            uuid: net.def.uuid,
+            event: Some(virtbus_schemas::lifecycle::NetworkEventType::Undefined),
+        })
+        .unwrap();
+        tx.send(DriverNotice::Domain {
+            uuid: dom.uuid(),
+            event: Some(DomainLifecycle::undefined(
+                virtbus_schemas::lifecycle::UndefinedDetail::Removed,
+            )),
+        })
+        .unwrap();
+        let mut names = Vec::new();
+        while names.len() < 4 {
+            match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.unwrap() {
+                Received::Event(e) => names.push(match e.body {
+                    EventBody::Domain { name, .. } | EventBody::Network { name, .. } | EventBody::Pool { name, .. } => {
+                        name
+                    }
+                }),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(names.iter().all(|n| *n == name), "round {round}: {names:?}");
+    }
+    core.shutdown();
+}
