@@ -49,6 +49,9 @@ pub(crate) struct Shadow {
 struct DomSeen {
     state: StateWithReason,
     persistent: bool,
+    /// libvirt's id while running: a new id means the domain stopped and
+    /// started again in between.
+    id: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,6 +145,7 @@ impl Link {
             DomSeen {
                 state: rec.state,
                 persistent: rec.persistent,
+                id: rec.id,
             },
         );
     }
@@ -317,6 +321,7 @@ fn resync(link: &Link) -> VirtResult<()> {
             DomSeen {
                 state: d.state,
                 persistent: d.persistent,
+                id: d.id,
             },
         );
     }
@@ -418,8 +423,21 @@ fn domain_changes(old: Option<&DomSeen>, new: &DomSeen) -> Vec<DomainLifecycle> 
     let old_state = old.map(|o| o.state.state).unwrap_or(DomainState::Shutoff);
     let new_state = new.state.state;
     let (was_active, is_active) = (old_state.is_active(), new_state.is_active());
-    if !was_active && is_active {
-        let detail = match RunningReason::from_number(new.state.reason) {
+    // Running before and after, under another id: it stopped and started
+    // again while we were away. How it stopped is lost (libvirt keeps only
+    // the current reason), so the stop is reported as FAILED, as for any
+    // stop whose reason is unknown.
+    let restarted = was_active && is_active && old.and_then(|o| o.id).is_some_and(|id| new.id != Some(id));
+    if restarted {
+        events.push(DomainLifecycle::stopped(StoppedDetail::Failed));
+    }
+    if (!was_active || restarted) && is_active {
+        // The reason says how it started only while it runs; a paused
+        // domain's reason is a paused reason.
+        let running_reason = (new_state == DomainState::Running)
+            .then(|| RunningReason::from_number(new.state.reason))
+            .flatten();
+        let detail = match running_reason {
             Some(RunningReason::Migrated) => StartedDetail::Migrated,
             Some(RunningReason::Restored) => StartedDetail::Restored,
             Some(RunningReason::FromSnapshot) => StartedDetail::FromSnapshot,
@@ -441,7 +459,7 @@ fn domain_changes(old: Option<&DomSeen>, new: &DomSeen) -> Vec<DomainLifecycle> 
             _ => StoppedDetail::Failed,
         };
         events.push(DomainLifecycle::stopped(detail));
-    } else if was_active && is_active {
+    } else if was_active && is_active && !restarted {
         if old_state != DomainState::Paused && new_state == DomainState::Paused {
             events.push(DomainLifecycle::suspended(SuspendedDetail::Paused));
         } else if old_state == DomainState::Paused && new_state != DomainState::Paused {
@@ -501,7 +519,32 @@ mod tests {
     use virtbus_schemas::lifecycle::PausedReason;
 
     fn dom(state: StateWithReason, persistent: bool) -> DomSeen {
-        DomSeen { state, persistent }
+        let id = state.state.is_active().then_some(1);
+        DomSeen { state, persistent, id }
+    }
+
+    #[test]
+    fn a_domain_restarted_while_away_is_reported_stopped_then_started() {
+        let before = dom(StateWithReason::running(RunningReason::Booted), true);
+        let mut after = before;
+        assert_eq!(domain_changes(Some(&before), &after), []);
+        after.id = Some(7);
+        assert_eq!(
+            domain_changes(Some(&before), &after),
+            [
+                DomainLifecycle::stopped(StoppedDetail::Failed),
+                DomainLifecycle::started(StartedDetail::Booted)
+            ]
+        );
+        after.state = StateWithReason::paused(PausedReason::User);
+        assert_eq!(
+            domain_changes(Some(&before), &after),
+            [
+                DomainLifecycle::stopped(StoppedDetail::Failed),
+                DomainLifecycle::started(StartedDetail::Booted),
+                DomainLifecycle::suspended(SuspendedDetail::Paused)
+            ]
+        );
     }
 
     #[test]
