@@ -12,6 +12,8 @@
 //!   with NO_CONNECT; changes made with virsh while virtbus cannot reach the
 //!   daemon (it listens on another socket meanwhile) arrive as events once
 //!   virtbus has reconnected.
+//! - A hung libvirtd (SIGSTOP: its socket stays open, it just stops
+//!   answering) is detected by keepalive and reported the same way.
 #![cfg(feature = "libvirt")]
 
 mod libvirt_common;
@@ -391,4 +393,36 @@ fn pools_volumes_and_networks_changed_on_either_side_show_on_the_other() {
         stream.next(Duration::from_secs(1)).is_none(),
         "an event was reported twice or invented"
     );
+}
+
+#[test]
+fn a_hung_libvirtd_is_detected_by_keepalive_and_reconnected() {
+    let daemon = PrivateLibvirtd::start();
+    let g1 = daemon.guest_file("g1");
+    daemon.virsh_ok(&["define", g1.to_str().unwrap()]);
+    let state = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&format!("libvirt+{}", daemon.uri()), state.path());
+
+    // No EOF this time: only keepalive (5 s interval, 3 misses) can tell.
+    daemon.signal(nix::sys::signal::Signal::SIGSTOP);
+    agent.wait_log("keepalive timeout", WAIT);
+    agent.wait_log("lost the libvirt connection", WAIT);
+    let status = agent.ok(&["status"]);
+    assert!(status.contains("Connection:     down since"), "{status}");
+    assert!(status.contains("keepalive timeout"), "{status}");
+    let list = agent.run(&["list", "--all"]);
+    assert!(list.success && list.stdout.contains("g1"), "{}", list.stderr);
+    assert!(
+        list.stderr.contains("warning: the agent lost its connection"),
+        "{}",
+        list.stderr
+    );
+
+    daemon.signal(nix::sys::signal::Signal::SIGCONT);
+    agent.wait_log("libvirt connection restored", WAIT);
+    let status = agent.ok(&["status"]);
+    assert!(status.contains("Connection:     up"), "{status}");
+    // Calls work again.
+    agent.ok(&["start", "g1"]);
+    assert_eq!(daemon.domstate("g1"), "running");
 }

@@ -430,6 +430,13 @@ impl PrivateLibvirtd {
         }
     }
 
+    /// Sends `signal` to the daemon (SIGSTOP: it hangs without closing its
+    /// sockets; SIGCONT: it goes on).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let child = self.child.as_ref().expect("libvirtd runs");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).expect("signal libvirtd");
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.path().join("log/libvirtd.log")).unwrap_or_default()
     }
@@ -536,6 +543,9 @@ impl PrivateLibvirtd {
 impl Drop for PrivateLibvirtd {
     fn drop(&mut self) {
         if self.child.is_some() {
+            // A test that failed while the daemon was stopped must not leave
+            // it hanging.
+            self.signal(nix::sys::signal::Signal::SIGCONT);
             let uri = self.uri();
             if let Ok(out) = Command::new(virsh_binary())
                 .args(["-q", "-c", &uri, "list", "--name"])
