@@ -22,9 +22,10 @@ if ! pkg-config --exists libvirt 2>/dev/null; then
 fi
 libvirt_missing=()
 for pkg in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$'; then
-        libvirt_missing+=("$pkg")
-    fi
+    case "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" in
+    *" installed") ;;
+    *) libvirt_missing+=("$pkg") ;;
+    esac
 done
 if [ "${#libvirt_missing[@]}" -gt 0 ]; then
     apt_install "${libvirt_missing[@]}"
