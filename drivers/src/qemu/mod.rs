@@ -74,7 +74,9 @@ pub struct QemuConfig {
 
 impl QemuConfig {
     /// The configuration for `uri` (`qemu:///system`, `qemu:///session`, with
-    /// an optional `?statedir=PATH`), the environment filling in the rest:
+    /// optional parameters `statedir=PATH` and `shutdown_timeout=SECONDS`, the
+    /// time after which a shutdown the guest ignores becomes a destroy; 0 or
+    /// absent: never), the environment filling in the rest:
     /// `VIRTBUS_STATE_DIR` (state dir), `VIRTBUS_QEMU_EMULATORS` (a
     /// colon-separated allow-list replacing the default one).
     pub fn from_uri(uri: &str) -> VirtResult<QemuConfig> {
@@ -96,14 +98,21 @@ impl QemuConfig {
             }
         };
         let mut state_dir = None;
+        let mut shutdown_fallback = None;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("statedir", v)) if !v.is_empty() => state_dir = Some(PathBuf::from(v)),
-                _ => {
-                    return Err(VirtError::invalid_arg(format!(
-                        "unknown parameter '{pair}' in qemu URI '{uri}' (known: statedir=PATH)"
-                    )))
+                Some(("shutdown_timeout", v)) => {
+                    let secs: u64 = v.parse().map_err(|_| {
+                        VirtError::invalid_arg(format!(
+                            "shutdown_timeout '{v}' in qemu URI '{uri}' is not a number of seconds"
+                        ))
+                    })?;
+                    shutdown_fallback = (secs > 0).then(|| Duration::from_secs(secs));
                 }
+                _ => return Err(VirtError::invalid_arg(format!(
+                    "unknown parameter '{pair}' in qemu URI '{uri}' (known: statedir=PATH, shutdown_timeout=SECONDS)"
+                ))),
             }
         }
         let root = nix::unistd::geteuid().is_root();
@@ -134,7 +143,7 @@ impl QemuConfig {
             default_emulator,
             destroy_grace: Duration::from_secs(10),
             qmp_timeout: Duration::from_secs(30),
-            shutdown_fallback: None,
+            shutdown_fallback,
         })
     }
 
@@ -212,5 +221,31 @@ impl QemuDriver {
         let cell = self.inner.domains.read().get(&uuid).cloned()?;
         let obj = cell.lock();
         obj.run.as_ref().map(|r| r.pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_parameters() {
+        let c = QemuConfig::from_uri("qemu:///session?statedir=/tmp/vb&shutdown_timeout=30").expect("valid");
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/vb"));
+        assert_eq!(c.shutdown_fallback, Some(Duration::from_secs(30)));
+        let c = QemuConfig::from_uri("qemu:///session?shutdown_timeout=0").expect("valid");
+        assert_eq!(c.shutdown_fallback, None, "0 turns the fall-back off");
+        let c = QemuConfig::from_uri("qemu:///session").expect("valid");
+        assert_eq!(c.shutdown_fallback, None);
+        for bad in [
+            "qemu:///session?shutdown_timeout=soon",
+            "qemu:///session?shutdown_timeout=-1",
+            "qemu:///session?colour=blue",
+        ] {
+            let err = QemuConfig::from_uri(bad).expect_err(bad);
+            assert_eq!(err.code, ErrorCode::InvalidArg, "{bad}: {err}");
+        }
+        let err = QemuConfig::from_uri("qemu:///elsewhere").expect_err("path");
+        assert_eq!(err.code, ErrorCode::NoConnect);
     }
 }
