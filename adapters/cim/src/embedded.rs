@@ -178,6 +178,76 @@ fn memory_kib(rasd: &Instance) -> Result<Option<u64>, CimError> {
         .ok_or_else(|| bad("memory VirtualQuantity is too large"))
 }
 
+/// What a RASD asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// Memory in KiB (None: no VirtualQuantity).
+    Memory(Option<u64>),
+    /// vCPUs (None: no VirtualQuantity).
+    Processors(Option<u64>),
+    /// A device element (`<disk>`, `<interface>`, ...), as libvirt XML.
+    Device(String),
+    /// A RASD of a kind DefineSystem ignores (console, controller, ...).
+    Other,
+}
+
+/// Classifies one RASD by class name or ResourceType and builds its device XML.
+pub fn resource(rasd: &Instance) -> Result<Resource, CimError> {
+    let class = rasd.class.to_ascii_lowercase();
+    let resource_type = number(rasd, "ResourceType")?;
+    if class.contains("memresource") || resource_type == Some(4) {
+        return Ok(Resource::Memory(memory_kib(rasd)?));
+    }
+    if class.contains("procresource") || resource_type == Some(3) {
+        return Ok(Resource::Processors(number(rasd, "VirtualQuantity")?.map(|n| n.max(1))));
+    }
+    let mut xml = String::new();
+    if class.contains("diskresource") || resource_type == Some(17) {
+        let target = prop(rasd, "VirtualDevice").ok_or_else(|| bad("disk RASD has no VirtualDevice"))?;
+        let device = match number(rasd, "EmulatedType")? {
+            Some(1) => "cdrom",
+            Some(2) => "floppy",
+            _ => "disk",
+        };
+        xml.push_str(&format!("<disk type='file' device='{device}'>"));
+        if let Some(source) = prop(rasd, "Address") {
+            xml.push_str(&format!("<source file='{}'/>", escape(source)));
+        }
+        let bus = prop(rasd, "BusType").unwrap_or(if target.starts_with("vd") { "virtio" } else { "ide" });
+        xml.push_str(&format!(
+            "<target dev='{}' bus='{}'/></disk>",
+            escape(target),
+            escape(bus)
+        ));
+    } else if class.contains("netresource") || resource_type == Some(10) {
+        let kind = prop(rasd, "NetworkType").unwrap_or("network");
+        let network = prop(rasd, "PoolID")
+            .and_then(|p| p.strip_prefix("NetworkPool/"))
+            .or_else(|| prop(rasd, "NetworkName"));
+        xml.push_str(&format!("<interface type='{}'>", escape(kind)));
+        if let Some(mac) = prop(rasd, "Address") {
+            xml.push_str(&format!("<mac address='{}'/>", escape(mac)));
+        }
+        match (kind, network) {
+            ("network", Some(net)) => xml.push_str(&format!("<source network='{}'/>", escape(net))),
+            ("bridge", Some(br)) => xml.push_str(&format!("<source bridge='{}'/>", escape(br))),
+            ("network", None) => xml.push_str("<source network='default'/>"),
+            _ => {}
+        }
+        xml.push_str("</interface>");
+    } else if class.contains("graphicsresource") || resource_type == Some(24) {
+        let kind = prop(rasd, "ResourceSubType").unwrap_or("vnc");
+        xml.push_str(&format!("<graphics type='{}' autoport='yes'/>", escape(kind)));
+    } else if class.contains("inputresource") || resource_type == Some(13) {
+        let kind = prop(rasd, "ResourceSubType").unwrap_or("mouse");
+        let bus = prop(rasd, "BusType").unwrap_or("ps2");
+        xml.push_str(&format!("<input type='{}' bus='{}'/>", escape(kind), escape(bus)));
+    } else {
+        return Ok(Resource::Other);
+    }
+    Ok(Resource::Device(xml))
+}
+
 /// libvirt domain XML for DefineSystem.
 pub fn domain_xml(domain_type: &str, vssd: &Instance, rasds: &[Instance]) -> Result<String, CimError> {
     let name = prop(vssd, "VirtualSystemIdentifier")
@@ -187,56 +257,11 @@ pub fn domain_xml(domain_type: &str, vssd: &Instance, rasds: &[Instance]) -> Res
     let mut vcpus = 1u64;
     let mut devices = String::new();
     for rasd in rasds {
-        let class = rasd.class.to_ascii_lowercase();
-        let resource_type = number(rasd, "ResourceType")?;
-        if class.contains("memresource") || resource_type == Some(4) {
-            if let Some(kib) = memory_kib(rasd)? {
-                memory = kib;
-            }
-        } else if class.contains("procresource") || resource_type == Some(3) {
-            if let Some(n) = number(rasd, "VirtualQuantity")? {
-                vcpus = n.max(1);
-            }
-        } else if class.contains("diskresource") || resource_type == Some(17) {
-            let target = prop(rasd, "VirtualDevice").ok_or_else(|| bad("disk RASD has no VirtualDevice"))?;
-            let device = match number(rasd, "EmulatedType")? {
-                Some(1) => "cdrom",
-                Some(2) => "floppy",
-                _ => "disk",
-            };
-            devices.push_str(&format!("<disk type='file' device='{device}'>"));
-            if let Some(source) = prop(rasd, "Address") {
-                devices.push_str(&format!("<source file='{}'/>", escape(source)));
-            }
-            let bus = prop(rasd, "BusType").unwrap_or(if target.starts_with("vd") { "virtio" } else { "ide" });
-            devices.push_str(&format!(
-                "<target dev='{}' bus='{}'/></disk>",
-                escape(target),
-                escape(bus)
-            ));
-        } else if class.contains("netresource") || resource_type == Some(10) {
-            let kind = prop(rasd, "NetworkType").unwrap_or("network");
-            let network = prop(rasd, "PoolID")
-                .and_then(|p| p.strip_prefix("NetworkPool/"))
-                .or_else(|| prop(rasd, "NetworkName"));
-            devices.push_str(&format!("<interface type='{}'>", escape(kind)));
-            if let Some(mac) = prop(rasd, "Address") {
-                devices.push_str(&format!("<mac address='{}'/>", escape(mac)));
-            }
-            match (kind, network) {
-                ("network", Some(net)) => devices.push_str(&format!("<source network='{}'/>", escape(net))),
-                ("bridge", Some(br)) => devices.push_str(&format!("<source bridge='{}'/>", escape(br))),
-                ("network", None) => devices.push_str("<source network='default'/>"),
-                _ => {}
-            }
-            devices.push_str("</interface>");
-        } else if class.contains("graphicsresource") || resource_type == Some(24) {
-            let kind = prop(rasd, "ResourceSubType").unwrap_or("vnc");
-            devices.push_str(&format!("<graphics type='{}' autoport='yes'/>", escape(kind)));
-        } else if class.contains("inputresource") || resource_type == Some(13) {
-            let kind = prop(rasd, "ResourceSubType").unwrap_or("mouse");
-            let bus = prop(rasd, "BusType").unwrap_or("ps2");
-            devices.push_str(&format!("<input type='{}' bus='{}'/>", escape(kind), escape(bus)));
+        match resource(rasd)? {
+            Resource::Memory(Some(kib)) => memory = kib,
+            Resource::Processors(Some(n)) => vcpus = n,
+            Resource::Device(xml) => devices.push_str(&xml),
+            Resource::Memory(None) | Resource::Processors(None) | Resource::Other => {}
         }
     }
     let mut xml = format!("<domain type='{}'><name>{}</name>", escape(domain_type), escape(name));

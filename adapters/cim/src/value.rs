@@ -69,6 +69,8 @@ pub enum Value {
     Scalar(String),
     Array(Vec<String>),
     Ref(ObjectPath),
+    /// An array of references (method outputs such as ResultingResourceSettings).
+    RefArray(Vec<ObjectPath>),
     /// An embedded instance (EmbeddedInstance string parameter).
     Instance(Box<Instance>),
     InstanceArray(Vec<Instance>),

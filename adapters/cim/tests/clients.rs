@@ -115,3 +115,18 @@ fn pywbem_subscription_manager_and_listener_receive_indications() {
     let server = Server::start();
     run_py("pywbem_indications.py", &[&server.url(), "indguest"]);
 }
+
+#[test]
+fn pywbem_add_modify_remove_resource_settings() {
+    let server = Server::start();
+    run_py("pywbem_settings.py", &[&server.url(), "setguest"]);
+    // The core holds the edited definition, not only CIM's view of it.
+    let snap = server.core.snapshot();
+    let dom = snap.domain_by_name("setguest").expect("guest defined");
+    assert_eq!(dom.def.memory_kib, 262_144);
+    assert_eq!(dom.def.vcpu.current, 3);
+    assert_eq!(dom.def.os.boot_devs, ["cdrom", "hd"]);
+    let disks: Vec<_> = dom.def.devices.disks.iter().map(|d| d.source.clone()).collect();
+    assert_eq!(disks, [Some("/var/lib/virtbus-test/other.img".to_string())]);
+    assert!(dom.def.devices.interfaces.is_empty());
+}

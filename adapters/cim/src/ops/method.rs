@@ -1,5 +1,6 @@
 //! Extrinsic methods (DSP0200 §5.3.3): KVM_ComputerSystem.RequestStateChange
-//! and KVM_VirtualSystemManagementService.DefineSystem/DestroySystem.
+//! and KVM_VirtualSystemManagementService.DefineSystem/DestroySystem (the
+//! settings-editing methods live in `settings.rs`).
 //!
 //! RequestStateChange follows libvirt-cim: 2 starts a shut-off guest or
 //! resumes a paused one, 3 destroys, 4 shuts down, 9 pauses, 10 reboots,
@@ -8,7 +9,7 @@
 //! transition"; other values are CIM_ERR_NOT_SUPPORTED.
 
 use super::instance::check_path;
-use super::{Engine, Params};
+use super::{settings, Engine, Params};
 use crate::embedded;
 use crate::error::{CimError, CimStatus};
 use crate::model::{self, system};
@@ -79,6 +80,22 @@ pub async fn invoke(
         ("KVM_ComputerSystem", "RequestStateChange") => (request_state_change(engine, &path, params).await?, vec![]),
         ("KVM_VirtualSystemManagementService", "DefineSystem") => define_system(engine, ns, params).await?,
         ("KVM_VirtualSystemManagementService", "DestroySystem") => (destroy_system(engine, params).await?, vec![]),
+        ("KVM_VirtualSystemManagementService", "AddResourceSettings") => {
+            let paths = settings::add(engine, ns, params).await?;
+            (RC_OK, vec![("ResultingResourceSettings", Value::RefArray(paths))])
+        }
+        ("KVM_VirtualSystemManagementService", "ModifyResourceSettings") => {
+            let paths = settings::modify(engine, ns, params).await?;
+            (RC_OK, vec![("ResultingResourceSettings", Value::RefArray(paths))])
+        }
+        ("KVM_VirtualSystemManagementService", "RemoveResourceSettings") => {
+            settings::remove(engine, params).await?;
+            (RC_OK, vec![])
+        }
+        ("KVM_VirtualSystemManagementService", "ModifySystemSettings") => {
+            settings::modify_system(engine, params).await?;
+            (RC_OK, vec![])
+        }
         _ => {
             return Err(CimError::new(
                 CimStatus::MethodNotAvailable,

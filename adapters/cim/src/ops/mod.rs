@@ -10,6 +10,7 @@ pub mod class;
 pub mod instance;
 pub mod method;
 pub mod pull;
+pub mod settings;
 
 use crate::error::{CimError, CimStatus};
 use crate::indication::Registry;

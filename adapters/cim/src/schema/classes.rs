@@ -125,6 +125,60 @@ const VSMS_METHODS: &[MethodDef] = &[
             pref("Job", "CIM_ConcreteJob", false, true),
         ],
     },
+    MethodDef {
+        name: "AddResourceSettings",
+        ret: Uint32,
+        params: &[
+            pref("AffectedConfiguration", "CIM_VirtualSystemSettingData", true, false),
+            pembedded("ResourceSettings", "CIM_ResourceAllocationSettingData", true),
+            ParamDef {
+                array: true,
+                ..pref(
+                    "ResultingResourceSettings",
+                    "CIM_ResourceAllocationSettingData",
+                    false,
+                    true,
+                )
+            },
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
+    MethodDef {
+        name: "ModifyResourceSettings",
+        ret: Uint32,
+        params: &[
+            pembedded("ResourceSettings", "CIM_ResourceAllocationSettingData", true),
+            ParamDef {
+                array: true,
+                ..pref(
+                    "ResultingResourceSettings",
+                    "CIM_ResourceAllocationSettingData",
+                    false,
+                    true,
+                )
+            },
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
+    MethodDef {
+        name: "RemoveResourceSettings",
+        ret: Uint32,
+        params: &[
+            ParamDef {
+                array: true,
+                ..pref("ResourceSettings", "CIM_ResourceAllocationSettingData", true, false)
+            },
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
+    MethodDef {
+        name: "ModifySystemSettings",
+        ret: Uint32,
+        params: &[
+            pembedded("SystemSettings", "CIM_VirtualSystemSettingData", false),
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
 ];
 
 const MANAGED_ELEMENT: &[PropDef] = &[

@@ -122,6 +122,18 @@ pub fn instance(out: &mut String, inst: &Instance, props: Option<&[String]>, hos
                 instance_path(out, target, host);
                 out.push_str("</VALUE.REFERENCE></PROPERTY.REFERENCE>");
             }
+            Value::RefArray(targets) => {
+                let _ = write!(
+                    out,
+                    "<PROPERTY.ARRAY NAME=\"{name}\" TYPE=\"reference\"><VALUE.REFARRAY>"
+                );
+                for target in targets {
+                    out.push_str("<VALUE.REFERENCE>");
+                    instance_path(out, target, host);
+                    out.push_str("</VALUE.REFERENCE>");
+                }
+                out.push_str("</VALUE.REFARRAY></PROPERTY.ARRAY>");
+            }
             Value::Instance(embedded) => {
                 let mut inner = String::new();
                 instance(&mut inner, embedded, None, host);
@@ -160,6 +172,19 @@ pub fn param_value(out: &mut String, name: &str, ty: CimType, value: &Value, hos
             );
             instance_path(out, target, host);
             out.push_str("</VALUE.REFERENCE></PARAMVALUE>");
+        }
+        Value::RefArray(targets) => {
+            let _ = write!(
+                out,
+                "<PARAMVALUE NAME=\"{}\" PARAMTYPE=\"reference\"><VALUE.REFARRAY>",
+                esc(name)
+            );
+            for target in targets {
+                out.push_str("<VALUE.REFERENCE>");
+                instance_path(out, target, host);
+                out.push_str("</VALUE.REFERENCE>");
+            }
+            out.push_str("</VALUE.REFARRAY></PARAMVALUE>");
         }
         Value::Scalar(text) => {
             let _ = write!(out, "<PARAMVALUE NAME=\"{}\" PARAMTYPE=\"{}\">", esc(name), ty.as_str());

@@ -1,0 +1,117 @@
+"""cimtest's VirtualSystemManagementService settings cases through pywbem:
+AddResourceSettings (disk and NIC; duplicates; memory refused),
+ModifyResourceSettings (memory, processors, a disk's media),
+RemoveResourceSettings (a NIC; a missing device; memory refused) and
+ModifySystemSettings (boot order), each visible in the RASDs, the devices
+and the VSSD afterwards.
+
+Usage: pywbem_settings.py URL GUEST"""
+import sys
+
+import pywbem
+
+url, name = sys.argv[1], sys.argv[2]
+NS = "root/virt"
+conn = pywbem.WBEMConnection(url, default_namespace=NS, timeout=30)
+
+
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg)
+        sys.exit(1)
+
+
+def expect_error(code, fn, what):
+    try:
+        fn()
+    except pywbem.CIMError as e:
+        check(e.status_code == code, f"{what}: status {e.status_code} ({e.status_description})")
+        return
+    check(False, f"{what} succeeded")
+
+
+def rasd(cls, dev):
+    return conn.GetInstance(pywbem.CIMInstanceName(cls, {"InstanceID": f"{name}/{dev}"}, namespace=NS))
+
+
+vsms = conn.EnumerateInstanceNames("KVM_VirtualSystemManagementService")[0]
+vssd = f'instance of KVM_VirtualSystemSettingData {{ VirtualSystemIdentifier = "{name}"; }};'
+rc, out = conn.InvokeMethod("DefineSystem", vsms, SystemSettings=vssd, ResourceSettings=[])
+check(rc == 0, f"DefineSystem rc {rc}")
+cs = out["ResultingSystem"]
+cs.namespace = NS
+vssd_path = pywbem.CIMInstanceName("KVM_VirtualSystemSettingData", {"InstanceID": f"KVM:{name}"}, namespace=NS)
+
+# --- AddResourceSettings (cimtest VSMS/06_addresource).
+disk = ('instance of KVM_DiskResourceAllocationSettingData { ResourceType = 17; '
+        'VirtualDevice = "vdb"; Address = "/var/lib/virtbus-test/vdb.img"; };')
+mac = "52:54:00:aa:bb:cc"
+net = pywbem.CIMInstance("KVM_NetResourceAllocationSettingData", {
+    "ResourceType": pywbem.Uint16(10), "Address": mac, "NetworkType": "network",
+    "PoolID": "NetworkPool/default"}).tocimxmlstr()
+rc, out = conn.InvokeMethod("AddResourceSettings", vsms, AffectedConfiguration=vssd_path, ResourceSettings=[disk, net])
+check(rc == 0, f"AddResourceSettings rc {rc}")
+got = sorted(p["InstanceID"] for p in out["ResultingResourceSettings"])
+check(got == sorted([f"{name}/vdb", f"{name}/{mac}"]), f"ResultingResourceSettings {got}")
+check(rasd("KVM_DiskResourceAllocationSettingData", "vdb")["Address"] == "/var/lib/virtbus-test/vdb.img", "added disk")
+check(rasd("KVM_NetResourceAllocationSettingData", mac)["NetworkName"] == "default", "added NIC")
+devices = [d["DeviceID"] for d in conn.AssociatorNames(cs, AssocClass="KVM_SystemDevice")]
+check(f"{name}/vdb" in devices and f"{name}/{mac}" in devices, f"devices after add {devices}")
+expect_error(pywbem.CIM_ERR_ALREADY_EXISTS,
+             lambda: conn.InvokeMethod("AddResourceSettings", vsms, AffectedConfiguration=vssd_path,
+                                       ResourceSettings=[disk]), "adding the same disk twice")
+mem = ('instance of KVM_MemResourceAllocationSettingData { ResourceType = 4; VirtualQuantity = 64; };')
+expect_error(pywbem.CIM_ERR_NOT_SUPPORTED,
+             lambda: conn.InvokeMethod("AddResourceSettings", vsms, AffectedConfiguration=vssd_path,
+                                       ResourceSettings=[mem]), "adding memory")
+missing = pywbem.CIMInstanceName("KVM_VirtualSystemSettingData", {"InstanceID": "KVM:no-such-guest"}, namespace=NS)
+expect_error(pywbem.CIM_ERR_NOT_FOUND,
+             lambda: conn.InvokeMethod("AddResourceSettings", vsms, AffectedConfiguration=missing,
+                                       ResourceSettings=[disk]), "adding to a missing guest")
+
+# --- ModifyResourceSettings (cimtest VSMS/08_modifyresource).
+mem = pywbem.CIMInstance("KVM_MemResourceAllocationSettingData", {
+    "InstanceID": f"{name}/mem", "ResourceType": pywbem.Uint16(4),
+    "VirtualQuantity": pywbem.Uint64(256), "AllocationUnits": "MegaBytes"}).tocimxmlstr()
+proc = (f'instance of KVM_ProcResourceAllocationSettingData {{ InstanceID = "{name}/proc"; '
+        'ResourceType = 3; VirtualQuantity = 3; };')
+media = (f'instance of KVM_DiskResourceAllocationSettingData {{ InstanceID = "{name}/vdb"; ResourceType = 17; '
+         'VirtualDevice = "vdb"; Address = "/var/lib/virtbus-test/other.img"; };')
+rc, out = conn.InvokeMethod("ModifyResourceSettings", vsms, ResourceSettings=[mem, proc, media])
+check(rc == 0, f"ModifyResourceSettings rc {rc}")
+check(len(out["ResultingResourceSettings"]) == 3, f"modify result {out}")
+check(rasd("KVM_MemResourceAllocationSettingData", "mem")["VirtualQuantity"] == 262144, "memory after modify")
+check(rasd("KVM_ProcResourceAllocationSettingData", "proc")["VirtualQuantity"] == 3, "processors after modify")
+check(rasd("KVM_DiskResourceAllocationSettingData", "vdb")["Address"] == "/var/lib/virtbus-test/other.img", "media")
+procs = [d for d in conn.AssociatorNames(cs, AssocClass="KVM_SystemDevice") if d.classname == "KVM_Processor"]
+check(len(procs) == 3, f"processors after modify {procs}")
+bad = f'instance of KVM_MemResourceAllocationSettingData {{ InstanceID = "nope"; VirtualQuantity = 1; }};'
+expect_error(pywbem.CIM_ERR_INVALID_PARAMETER,
+             lambda: conn.InvokeMethod("ModifyResourceSettings", vsms, ResourceSettings=[bad]), "bad InstanceID")
+
+# --- RemoveResourceSettings.
+net_path = pywbem.CIMInstanceName("KVM_NetResourceAllocationSettingData", {"InstanceID": f"{name}/{mac}"},
+                                  namespace=NS)
+rc, _ = conn.InvokeMethod("RemoveResourceSettings", vsms, ResourceSettings=[net_path])
+check(rc == 0, f"RemoveResourceSettings rc {rc}")
+expect_error(pywbem.CIM_ERR_NOT_FOUND, lambda: conn.GetInstance(net_path), "removed NIC still there")
+expect_error(pywbem.CIM_ERR_NOT_FOUND,
+             lambda: conn.InvokeMethod("RemoveResourceSettings", vsms, ResourceSettings=[net_path]),
+             "removing a missing NIC")
+mem_path = pywbem.CIMInstanceName("KVM_MemResourceAllocationSettingData", {"InstanceID": f"{name}/mem"},
+                                  namespace=NS)
+expect_error(pywbem.CIM_ERR_NOT_SUPPORTED,
+             lambda: conn.InvokeMethod("RemoveResourceSettings", vsms, ResourceSettings=[mem_path]),
+             "removing memory")
+
+# --- ModifySystemSettings (boot order).
+vs = pywbem.CIMInstance("KVM_VirtualSystemSettingData", {
+    "InstanceID": f"KVM:{name}", "BootDevices": ["cdrom", "hd"]}).tocimxmlstr()
+rc, _ = conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=vs)
+check(rc == 0, f"ModifySystemSettings rc {rc}")
+check(conn.GetInstance(vssd_path)["BootDevices"] == ["cdrom", "hd"], "boot order")
+vs = pywbem.CIMInstance("KVM_VirtualSystemSettingData", {
+    "InstanceID": f"KVM:{name}", "BootDevices": ["tape"]}).tocimxmlstr()
+expect_error(pywbem.CIM_ERR_INVALID_PARAMETER,
+             lambda: conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=vs), "bad boot device")
+print("ok")
