@@ -352,3 +352,46 @@ fn exceptions_sets_and_changes() {
     assert!(!blocks.contains("virtbusBlockName."), "{blocks}");
     assert!(blocks.contains("No Such Object"), "{blocks}");
 }
+
+#[test]
+fn getnext_from_partial_and_odd_indexes() {
+    let agent = start();
+    let next = |oid: &str| -> String {
+        let out = agent.v2c("snmpgetnext", "public", &["-OnUe", "-Ir"], &[oid]);
+        out.lines().next().unwrap_or_default().to_string()
+    };
+    let images = index(IMAGES);
+    let pool_name = format!("{ROOT}.1.2.1.2.{images} = STRING: images");
+    // A partial index sorts before every row that starts with it.
+    assert_eq!(next(&format!("{ROOT}.1.2.1.2.53")), pool_name);
+    assert_eq!(next(&format!("{ROOT}.1.2.1.2")), pool_name);
+    assert_eq!(next(&format!("{ROOT}.1.2")), pool_name);
+    // An arc above 255 inside a UUID index: past every UUID starting with
+    // 53, so the next column's first row.
+    assert!(
+        next(&format!("{ROOT}.1.2.1.2.53.999")).starts_with(&format!("{ROOT}.1.2.1.3.{images} = ")),
+        "{}",
+        next(&format!("{ROOT}.1.2.1.2.53.999"))
+    );
+    // Volumes: index = pool UUID, name length, name octets; shorter names
+    // first, and a bare length sorts before the names of that length.
+    let a = format!("{images}.{}", "5.97.46.105.109.103");
+    assert_eq!(
+        next(&format!("{ROOT}.1.3.1.2.{images}.5")),
+        format!("{ROOT}.1.3.1.2.{a} = STRING: a.img")
+    );
+    assert!(
+        next(&format!("{ROOT}.1.3.1.2.{a}")).contains("STRING: disk-b.qcow2"),
+        "{}",
+        next(&format!("{ROOT}.1.3.1.2.{a}"))
+    );
+    // From the last host scalar into the pool table.
+    assert_eq!(next(&format!("{ROOT}.1.1.12.0")), pool_name);
+    // Past the last interface counter: out of VIRTBUS-MIB into LIBVIRT-MIB
+    // (the first guest name: gamma, lowest UUID).
+    let last = format!("{ROOT}.1.6.1.10.{}.5.118.110.101.116.48", index(ALPHA));
+    assert_eq!(
+        next(&last),
+        format!(".1.3.6.1.4.1.36957.1.1.1.2.{} = STRING: \"gamma\"", index(GAMMA))
+    );
+}

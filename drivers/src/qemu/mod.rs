@@ -110,9 +110,11 @@ impl QemuConfig {
                     })?;
                     shutdown_fallback = (secs > 0).then(|| Duration::from_secs(secs));
                 }
-                _ => return Err(VirtError::invalid_arg(format!(
+                _ => {
+                    return Err(VirtError::invalid_arg(format!(
                     "unknown parameter '{pair}' in qemu URI '{uri}' (known: statedir=PATH, shutdown_timeout=SECONDS)"
-                ))),
+                )))
+                }
             }
         }
         let root = nix::unistd::geteuid().is_root();
