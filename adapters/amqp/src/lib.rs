@@ -35,6 +35,9 @@ pub struct AmqpConfig {
     pub writers: Vec<String>,
     /// Unconfirmed events kept before the oldest are dropped.
     pub outbox_limit: usize,
+    /// A PEM file of CA certificates trusted for `amqps://` in addition to
+    /// the system roots.
+    pub tls_ca_file: Option<PathBuf>,
     /// Where the outbox lives on disk (`STATE_DIR/amqp/outbox`); memory
     /// only when None.
     pub outbox_dir: Option<PathBuf>,
@@ -48,6 +51,7 @@ impl std::fmt::Debug for AmqpConfig {
             .field("heartbeat_interval_s", &self.heartbeat_interval_s)
             .field("writers", &self.writers)
             .field("outbox_limit", &self.outbox_limit)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("outbox_dir", &self.outbox_dir)
             .finish()
     }
@@ -65,6 +69,14 @@ pub enum StartError {
     BadUrl,
     #[error("agent name instance '{0}' must not be empty or contain ':'")]
     BadInstance(String),
+    #[error("cannot read tls_ca_file {path}: {source}")]
+    TlsCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("tls_ca_file {0} holds no PEM certificate")]
+    TlsCaEmpty(PathBuf),
     #[error("cannot open the event outbox: {0}")]
     Outbox(#[from] outbox::journal::JournalError),
     #[error("cannot start the event feeder thread: {0}")]
@@ -87,6 +99,19 @@ pub fn start(core: &Core, config: AmqpConfig) -> Result<AmqpAdapter, StartError>
     if config.instance.is_empty() || config.instance.contains(':') {
         return Err(StartError::BadInstance(config.instance));
     }
+    let tls_ca = match &config.tls_ca_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|source| StartError::TlsCa {
+                path: path.clone(),
+                source,
+            })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(StartError::TlsCaEmpty(path.clone()));
+            }
+            Some(pem)
+        }
+        None => None,
+    };
     let agent = qmf::Agent::new(
         core.clone(),
         config.instance.clone(),
@@ -109,7 +134,7 @@ pub fn start(core: &Core, config: AmqpConfig) -> Result<AmqpAdapter, StartError>
         .name("amqp-outbox".into())
         .spawn(move || feed(subscription, &feeder_agent, &feeder_outbox))
         .map_err(StartError::Thread)?;
-    let shared = Arc::new(session::Shared::new(agent, config.url, outbox.clone()));
+    let shared = Arc::new(session::Shared::new(agent, config.url, tls_ca, outbox.clone()));
     let task = tokio::spawn(session::run(shared));
     Ok(AmqpAdapter {
         agent_name,

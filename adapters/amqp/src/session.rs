@@ -12,15 +12,19 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind, PublisherConfirm};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
-/// Events published before waiting for their confirms.
+/// Events published as one window; the outbox releases a window at once.
 const CONFIRM_WINDOW: usize = 1024;
+/// Windows published and not yet confirmed, at most.
+const WINDOWS_IN_FLIGHT: usize = 8;
 /// Unacked requests the broker may hand the agent at once.
 const PREFETCH: u16 = 64;
 /// Replies kept for redelivered requests.
@@ -45,15 +49,18 @@ pub enum SessionError {
 pub struct Shared {
     pub agent: Agent,
     pub url: String,
+    /// PEM certificates trusted for `amqps://` besides the system roots.
+    pub tls_ca: Option<String>,
     pub outbox: Arc<Outbox>,
     replies: Mutex<ReplyCache>,
 }
 
 impl Shared {
-    pub fn new(agent: Agent, url: String, outbox: Arc<Outbox>) -> Shared {
+    pub fn new(agent: Agent, url: String, tls_ca: Option<String>, outbox: Arc<Outbox>) -> Shared {
         Shared {
             agent,
             url,
+            tls_ca,
             outbox,
             replies: Mutex::new(ReplyCache::default()),
         }
@@ -86,7 +93,19 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 async fn session(shared: &Arc<Shared>, connected: &mut bool) -> Result<(), SessionError> {
-    let conn = Connection::connect(&shared.url, ConnectionProperties::default()).await?;
+    // amqps:// verifies the broker's certificate and host name against the
+    // system roots, plus the configured CA file if any.
+    let conn = match &shared.tls_ca {
+        Some(pem) => {
+            let tls = OwnedTLSConfig {
+                identity: None,
+                cert_chain: Some(pem.clone()),
+            };
+            let runtime = lapin::runtime::default_runtime()?;
+            Connection::connect_with_config(&shared.url, ConnectionProperties::default(), tls, runtime).await?
+        }
+        None => Connection::connect(&shared.url, ConnectionProperties::default()).await?,
+    };
     let result = serve(shared, &conn, connected).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "reconnecting".into())).await;
     result
@@ -175,39 +194,57 @@ async fn serve(shared: &Arc<Shared>, conn: &Connection, connected: &mut bool) ->
     }
 }
 
-/// Drains the outbox: a window of events, then their confirms, in order.
+/// Drains the outbox: windows of events published back to back, their
+/// confirms awaited in order by a second loop, up to `WINDOWS_IN_FLIGHT`
+/// windows ahead; an event leaves the outbox when its window was confirmed.
 async fn publish_events(outbox: &Outbox, channel: &Channel) -> Result<(), SessionError> {
-    loop {
-        let window = outbox.peek(CONFIRM_WINDOW);
-        let Some(last) = window.last() else {
-            outbox.changed().await;
-            continue;
-        };
-        let last_id = last.id;
-        let mut confirms = Vec::with_capacity(window.len());
-        for queued in &window {
-            let ind = &queued.indication;
-            let props = properties(wire::OP_DATA_INDICATION, "indication", Some("_event"), false, None)
-                .with_delivery_mode(2)
-                .with_message_id(ind.message_id.as_str().into());
-            let confirm = channel
-                .basic_publish(
-                    wire::TOPIC_EXCHANGE.into(),
-                    ind.routing_key.as_str().into(),
-                    BasicPublishOptions::default(),
-                    &ind.body,
-                    props,
-                )
-                .await?;
-            confirms.push((ind.seq, confirm));
-        }
-        for (seq, confirm) in confirms {
-            if confirm.await?.is_nack() {
-                return Err(SessionError::Nacked { seq });
+    let (windows, mut confirmed) = mpsc::channel::<(u64, Vec<(u64, PublisherConfirm)>)>(WINDOWS_IN_FLIGHT);
+    let publisher = async move {
+        // Highest outbox id published on this connection; a new connection
+        // starts again from the oldest unconfirmed event.
+        let mut published = 0;
+        loop {
+            let window = outbox.peek_after(published, CONFIRM_WINDOW);
+            let Some(last) = window.last() else {
+                outbox.changed().await;
+                continue;
+            };
+            let last_id = last.id;
+            let mut confirms = Vec::with_capacity(window.len());
+            for queued in &window {
+                let ind = &queued.indication;
+                let props = properties(wire::OP_DATA_INDICATION, "indication", Some("_event"), false, None)
+                    .with_delivery_mode(2)
+                    .with_message_id(ind.message_id.as_str().into());
+                let confirm = channel
+                    .basic_publish(
+                        wire::TOPIC_EXCHANGE.into(),
+                        ind.routing_key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &ind.body,
+                        props,
+                    )
+                    .await?;
+                confirms.push((ind.seq, confirm));
+            }
+            published = last_id;
+            if windows.send((last_id, confirms)).await.is_err() {
+                return Ok::<(), SessionError>(());
             }
         }
-        outbox.confirm(last_id);
-    }
+    };
+    let confirmer = async {
+        while let Some((last_id, confirms)) = confirmed.recv().await {
+            for (seq, confirm) in confirms {
+                if confirm.await?.is_nack() {
+                    return Err(SessionError::Nacked { seq });
+                }
+            }
+            outbox.confirm(last_id);
+        }
+        Ok(())
+    };
+    tokio::try_join!(publisher, confirmer).map(|_| ())
 }
 
 async fn heartbeats(agent: &Agent, channel: &Channel) -> Result<(), SessionError> {

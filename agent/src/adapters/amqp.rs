@@ -37,6 +37,8 @@ pub struct Section {
     pub writers: Option<Vec<String>>,
     /// Unconfirmed events kept before the oldest are dropped.
     pub outbox_limit: Option<usize>,
+    /// PEM CA certificates trusted for amqps:// besides the system roots.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 /// Effective AMQP settings. The URL may hold a password: never log it.
@@ -47,6 +49,7 @@ pub struct Settings {
     pub heartbeat_interval: u64,
     pub writers: Vec<String>,
     pub outbox_limit: usize,
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for Settings {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("writers", &self.writers)
             .field("outbox_limit", &self.outbox_limit)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish()
     }
 }
@@ -69,6 +73,7 @@ impl Settings {
             heartbeat_interval: file.heartbeat_interval.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL_S),
             writers: file.writers.unwrap_or_default(),
             outbox_limit: file.outbox_limit.unwrap_or(DEFAULT_OUTBOX_LIMIT),
+            tls_ca_file: file.tls_ca_file,
         }
     }
 
@@ -116,6 +121,7 @@ pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHan
         heartbeat_interval_s: settings.heartbeat_interval,
         writers: settings.writers.clone(),
         outbox_limit: settings.outbox_limit,
+        tls_ca_file: settings.tls_ca_file.clone(),
         outbox_dir: core.state_dir().map(|dir| dir.join("amqp").join("outbox")),
     };
     let adapter = virtbus_amqp::start(core, config).map_err(|err| AdapterError::Failed {

@@ -181,6 +181,14 @@ impl Outbox {
         self.inner.lock().queue.iter().take(max).cloned().collect()
     }
 
+    /// Up to `max` of the oldest unconfirmed indications with an id above
+    /// `after` (those up to `after` are published and await confirms).
+    pub fn peek_after(&self, after: u64, max: usize) -> Vec<Queued> {
+        let inner = self.inner.lock();
+        let start = inner.queue.partition_point(|q| q.id <= after);
+        inner.queue.iter().skip(start).take(max).cloned().collect()
+    }
+
     /// Removes every indication up to and including `id` (they were confirmed).
     pub fn confirm(&self, id: u64) {
         let mut inner = self.inner.lock();
@@ -244,6 +252,9 @@ mod tests {
         assert_eq!(window.iter().map(|q| q.indication.seq).collect::<Vec<_>>(), vec![1, 2]);
         // Unconfirmed: a second peek (after a reconnect) sees the same events.
         assert_eq!(outbox.peek(2)[0].indication.seq, 1);
+        // The publisher of one connection moves on past what it published.
+        let next = outbox.peek_after(window[1].id, 5);
+        assert_eq!(next.iter().map(|q| q.indication.seq).collect::<Vec<_>>(), vec![3]);
         outbox.confirm(window[1].id);
         assert_eq!(
             outbox.peek(5).iter().map(|q| q.indication.seq).collect::<Vec<_>>(),
