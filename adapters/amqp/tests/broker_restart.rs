@@ -199,8 +199,8 @@ fn every_event_arrives_in_order_across_a_broker_crash() {
         assert!(started.elapsed() < Duration::from_secs(300), "burst stalled");
         std::thread::sleep(Duration::from_millis(5));
     }
-    kill_broker(&pid);
     let at_kill = done.load(Ordering::Relaxed);
+    kill_broker(&pid);
     join(threads);
     agent.wait_log("reconnecting", Duration::from_secs(30));
 
@@ -219,7 +219,7 @@ fn every_event_arrives_in_order_across_a_broker_crash() {
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("summary is JSON");
     let events = summary["events"].as_array().expect("events list");
     eprintln!(
-        "broker killed after {at_kill} of {BURST} changes; {} distinct events, {} duplicates dropped by (epoch, seq)",
+        "SIGKILL sent to the broker after {at_kill} of {BURST} changes; {} distinct events, {} duplicates dropped by (epoch, seq)",
         events.len(),
         summary["dups"]
     );

@@ -49,6 +49,25 @@ pub fn virtbus_bin() -> PathBuf {
     panic!("virtbus binary not found: build it first with `cargo build -p virtbus` (or set VIRTBUS_BIN)");
 }
 
+/// An example binary of this crate (built by `cargo test` of the whole
+/// crate, `cargo build --all-targets`, or
+/// `cargo build -p virtbus-amqp --example NAME`).
+pub fn example_bin(name: &str) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var("CARGO_TARGET_DIR")
+            .ok()
+            .map(|d| PathBuf::from(d).join("debug/examples").join(name)),
+        Some(manifest.join("../../target/debug/examples").join(name)),
+    ];
+    for c in candidates.into_iter().flatten() {
+        if c.exists() {
+            return c;
+        }
+    }
+    panic!("example {name} not found: build it first with `cargo build -p virtbus-amqp --example {name}`");
+}
+
 pub fn py_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py")
 }
