@@ -116,6 +116,11 @@ async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<R
     // The picture before each event: where PreviousInstance comes from.
     let mut previous = core.snapshot();
     let mut queues: HashMap<String, mpsc::Sender<String>> = HashMap::new();
+    // The last record seen of each domain an event named. This task runs
+    // behind the core: when it handles an event, the domain may already be
+    // gone from `current` (DestroySystem is destroy then undefine), so the
+    // Deleted indication that follows takes its instance from here.
+    let mut known = HashMap::new();
     let ids = AtomicU64::new(0);
     loop {
         let event = match subscription.recv().await {
@@ -142,6 +147,26 @@ async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<R
             previous = current;
             continue;
         };
+        let last_seen_before = known.get(uuid).cloned();
+        let last_seen = current
+            .domains
+            .get(uuid)
+            .or_else(|| previous.domains.get(uuid))
+            .or_else(|| known.get(uuid))
+            .cloned();
+        match last_seen {
+            Some(record) if *kind != DomainEventType::Undefined => {
+                known.insert(*uuid, record);
+            }
+            _ => {
+                known.remove(uuid);
+            }
+        }
+        // Objects that vanished without an Undefined event (transient ones)
+        // are dropped once the map outgrows the host.
+        if known.len() > 2 * current.domains.len() + 1024 {
+            known.retain(|uuid, _| current.domains.contains_key(uuid));
+        }
         let subscriptions = registry.subscriptions();
         if subscriptions.is_empty() {
             previous = current;
@@ -159,6 +184,7 @@ async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<R
         let before = previous
             .domains
             .get(uuid)
+            .or(last_seen_before.as_ref())
             .map(|d| system::computer_system(&ctx_for(&previous), d));
         let after = current
             .domains
