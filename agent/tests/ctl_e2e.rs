@@ -240,10 +240,26 @@ fn autostart_marks_persist_and_start_domains_with_the_agent() {
     assert!(agent.ok(&["dominfo", "auto"]).contains("Autostart:      enable\n"));
     let err = agent.fails(&["autostart", "nosuch"]);
     assert!(err.contains("failed to get domain 'nosuch'"), "{err}");
-    // libvirt's test driver keeps no pool config files: it refuses.
-    let err = agent.fails(&["pool-autostart", "default-pool"]);
+    // libvirt's test driver marks persistent pools (`virsh -c
+    // test:///default pool-autostart default-pool` succeeds) and refuses
+    // transient ones, which have no config file.
+    assert_eq!(
+        agent.ok(&["pool-autostart", "default-pool"]),
+        "Pool default-pool marked as autostarted\n\n"
+    );
+    assert!(agent
+        .ok(&["pool-info", "default-pool"])
+        .contains("Autostart:      yes\n"));
+    let pool_xml = files.path().join("tmp-pool.xml");
+    std::fs::write(
+        &pool_xml,
+        "<pool type='dir'><name>tmp</name><target><path>/tmp-pool</path></target></pool>",
+    )
+    .unwrap();
+    agent.ok(&["pool-create", pool_xml.to_str().unwrap()]);
+    let err = agent.fails(&["pool-autostart", "tmp"]);
     assert!(
-        err.contains("failed to mark pool default-pool as autostarted") && err.contains("pool has no config file"),
+        err.contains("failed to mark pool tmp as autostarted") && err.contains("pool has no config file"),
         "{err}"
     );
     assert!(agent.terminate().success());

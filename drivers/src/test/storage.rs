@@ -200,10 +200,18 @@ impl StorageDriver for TestDriver {
         })
     }
 
-    /// `testStoragePoolSetAutostart`: the test driver's pools have no config
-    /// file, so libvirt refuses every one.
-    fn set_pool_autostart(&self, uuid: Uuid, _autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
-        self.with_pool(uuid, |_| Err(VirtError::invalid_arg("pool has no config file")))
+    /// `testStoragePoolSetAutostart`: libvirt's test driver gives every
+    /// persistent pool (from the node file or defined) an empty config file
+    /// name, so it accepts those; a transient pool has none and is refused.
+    /// No lifecycle event.
+    fn set_pool_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
+        self.with_pool(uuid, |obj| {
+            if !obj.persistent {
+                return Err(VirtError::invalid_arg("pool has no config file"));
+            }
+            obj.autostart = autostart;
+            Ok(Vec::new())
+        })
     }
 
     /// `testStoragePoolRefresh`: only a REFRESHED event, which is not a
