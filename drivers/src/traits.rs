@@ -64,15 +64,15 @@ pub trait StorageDriver: Send + Sync {
     fn refresh_pool(&self, uuid: Uuid) -> VirtResult<Outcome<PoolRecord>>;
     fn create_volume(&self, pool: Uuid, def: VolumeDef) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)>;
     fn delete_volume(&self, pool: Uuid, name: &str) -> VirtResult<Outcome<PoolRecord>>;
-    /// `virStorageVolResize` without flags: grows volume `name` of `pool` to
-    /// `capacity_bytes` (shrinking is INVALID_ARG). Drivers without it answer
-    /// NO_SUPPORT, as libvirt's test driver does.
     /// `virStoragePoolSetAutostart`: whether the agent starts the pool when
     /// it starts. Drivers without it answer NO_SUPPORT.
     fn set_pool_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
         let _ = (uuid, autostart);
         Err(virtbus_schemas::VirtError::no_support("virStoragePoolSetAutostart"))
     }
+    /// `virStorageVolResize` without flags: grows volume `name` of `pool` to
+    /// `capacity_bytes` (shrinking is INVALID_ARG). Drivers without it answer
+    /// NO_SUPPORT, as libvirt's test driver does.
     fn resize_volume(
         &self,
         pool: Uuid,

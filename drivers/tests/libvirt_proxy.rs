@@ -100,6 +100,10 @@ fn dom_state(r: &virtbus_drivers::DomainRecord) -> String {
     )
 }
 
+fn dom_autostart(r: &virtbus_drivers::DomainRecord) -> String {
+    format!("{} autostart={}", r.name(), r.autostart)
+}
+
 fn domain(name: &str, uuid: &str) -> DomainDef {
     DomainDef::from_xml(&format!(
         "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>262144</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
@@ -177,6 +181,14 @@ fn domain_operations_events_and_errors_match_libvirt() {
             "set max memory while running",
             Box::new(move |d| step(d.set_max_memory(web, 2048), dom_state)),
         ),
+        (
+            "autostart on",
+            Box::new(move |d| step(d.set_domain_autostart(web, true), dom_autostart)),
+        ),
+        (
+            "autostart off",
+            Box::new(move |d| step(d.set_domain_autostart(web, false), dom_autostart)),
+        ),
         ("destroy", Box::new(move |d| step(d.destroy_domain(web), dom_state))),
         (
             "destroy again",
@@ -194,6 +206,10 @@ fn domain_operations_events_and_errors_match_libvirt() {
         (
             "undefine running idle",
             Box::new(move |d| step(d.undefine_domain(idle), dom_state)),
+        ),
+        (
+            "autostart transient idle",
+            Box::new(move |d| step(d.set_domain_autostart(idle, true), dom_autostart)),
         ),
         (
             "destroy transient idle",
@@ -352,6 +368,14 @@ fn pool_and_volume_operations_match_libvirt() {
         ),
         ("refresh", Box::new(move |d| step(d.refresh_pool(store), pool_state))),
         (
+            "autostart on",
+            Box::new(move |d| {
+                step(d.set_pool_autostart(store, true), |r| {
+                    format!("{} autostart={}", r.def.name, r.autostart)
+                })
+            }),
+        ),
+        (
             "undefine active",
             Box::new(move |d| step(d.undefine_pool(store), pool_state)),
         ),
@@ -390,6 +414,15 @@ fn pool_and_volume_operations_match_libvirt() {
             Box::new(|d| {
                 step(
                     d.create_pool(pool("tmp", "55555555-0000-0000-0000-000000000002")),
+                    pool_state,
+                )
+            }),
+        ),
+        (
+            "autostart transient",
+            Box::new(|d| {
+                step(
+                    d.set_pool_autostart(uuid("55555555-0000-0000-0000-000000000002"), true),
                     pool_state,
                 )
             }),

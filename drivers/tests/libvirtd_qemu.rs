@@ -105,6 +105,20 @@ fn virsh_and_virtbus_see_each_others_changes_and_the_same_events() {
     agent.ok(&["define", g2.to_str().unwrap()]);
     assert!(daemon.virsh_ok(&["list", "--all", "--name"]).lines().any(|l| l == "g2"));
     assert_eq!(daemon.domstate("g2"), "shut off");
+    agent.ok(&["autostart", "g2"]);
+    let info = daemon.virsh_ok(&["dominfo", "g2"]);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Autostart:") && l.ends_with("enable")),
+        "{info}"
+    );
+    agent.ok(&["autostart", "--disable", "g2"]);
+    let info = daemon.virsh_ok(&["dominfo", "g2"]);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Autostart:") && l.ends_with("disable")),
+        "{info}"
+    );
     agent.ok(&["start", "g2"]);
     assert_eq!(daemon.domstate("g2"), "running");
     agent.ok(&["destroy", "g2"]);
@@ -344,6 +358,20 @@ fn pools_volumes_and_networks_changed_on_either_side_show_on_the_other() {
     agent.ok(&["pool-refresh", "vpool"]);
     let vols = agent.ok(&["vol-list", "vpool"]);
     assert!(vols.contains("v1") && vols.contains("v2"), "{vols}");
+    // Resize and autostart through virtbus, seen by virsh.
+    agent.ok(&["vol-resize", "v1", "2M", "--pool", "vpool"]);
+    let info = daemon.virsh_ok(&["vol-info", "v1", "--pool", "vpool"]);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Capacity:") && l.ends_with("2.00 MiB")),
+        "{info}"
+    );
+    agent.ok(&["pool-autostart", "vpool"]);
+    let info = daemon.virsh_ok(&["pool-info", "vpool"]);
+    assert!(
+        info.lines().any(|l| l.starts_with("Autostart:") && l.ends_with("yes")),
+        "{info}"
+    );
     // Pool changes through virtbus show in virsh.
     agent.ok(&["pool-destroy", "vpool"]);
     assert!(virsh_names(&daemon, &["pool-list", "--inactive", "--name"]).contains(&"vpool".to_string()));

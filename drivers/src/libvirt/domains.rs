@@ -222,6 +222,11 @@ impl HypervisorDriver for LibvirtDriver {
         self.domain_call(uuid, Expect::Nothing, |d| d.set_vcpus(count).map(|_| ()))
     }
 
+    /// `virDomainSetAutostart`: no lifecycle event.
+    fn set_domain_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<DomainRecord>> {
+        self.domain_call(uuid, Expect::Nothing, |d| d.set_autostart(autostart).map(|_| ()))
+    }
+
     /// `virConnectGetAllDomainStats` (sampled for all domains at once), or
     /// `virDomainListGetStats` for a domain newer than the sample.
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats> {

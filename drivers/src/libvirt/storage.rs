@@ -199,4 +199,33 @@ impl StorageDriver for LibvirtDriver {
         lv(link, vol.delete(0))?;
         Ok(Outcome::new(Some(record(link, &handle)?), Vec::new()))
     }
+
+    /// `virStorageVolResize` without flags (grow; libvirt refuses to shrink
+    /// without `VIR_STORAGE_VOL_RESIZE_SHRINK`, and its test driver has no
+    /// resize at all: NO_SUPPORT, passed on).
+    fn resize_volume(
+        &self,
+        pool: Uuid,
+        name: &str,
+        capacity_bytes: u64,
+    ) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)> {
+        c_text("volume name", name)?;
+        let link = &*self.link;
+        let session = self.session()?;
+        let handle = lookup(link, &session, pool)?;
+        let vol = lv(link, StorageVol::lookup_by_name(&handle, name))?;
+        lv(link, vol.resize(capacity_bytes, 0))?;
+        let vol_def = VolumeDef::from_xml(&lv(link, vol.get_xml_desc(0))?)?;
+        let rec = record(link, &handle)?;
+        let volume = VolumeRecord {
+            def: vol_def,
+            pool: rec.def.name.clone(),
+        };
+        Ok((volume, Outcome::new(Some(rec), Vec::new())))
+    }
+
+    /// `virStoragePoolSetAutostart`: no lifecycle event.
+    fn set_pool_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<PoolRecord>> {
+        self.pool_call(uuid, Expect::Nothing, |p| p.set_autostart(autostart).map(|_| ()))
+    }
 }
