@@ -123,7 +123,7 @@ fn pywbem_add_modify_remove_resource_settings() {
     // The core holds the edited definition, not only CIM's view of it.
     let snap = server.core.snapshot();
     let dom = snap.domain_by_name("setguest").expect("guest defined");
-    assert_eq!(dom.def.memory_kib, 262_144);
+    assert_eq!(dom.def.memory_kib, 393_216);
     assert_eq!(dom.def.vcpu.current, 3);
     assert_eq!(dom.def.os.boot_devs, ["cdrom", "hd"]);
     let disks: Vec<_> = dom.def.devices.disks.iter().map(|d| d.source.clone()).collect();

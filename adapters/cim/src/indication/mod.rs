@@ -90,7 +90,44 @@ impl Registry {
             .collect()
     }
 
-    /// (filter, destination) pairs of every subscription.
+    /// ModifyInstance of a subscription: SubscriptionState (2 enabled,
+    /// 4 disabled) and OnFatalErrorPolicy; other properties are refused.
+    pub fn modify_subscription(
+        &self,
+        schema: &Schema,
+        path: &ObjectPath,
+        props: &[crate::value::Property],
+    ) -> Result<(), CimError> {
+        let target = local(path);
+        let mut all = self.instances.lock();
+        let sub = all
+            .iter_mut()
+            .find(|i| i.class == SUBSCRIPTION && path_of(schema, NS_INTEROP, i).matches(&target))
+            .ok_or_else(|| CimError::new(CimStatus::NotFound, format!("no instance {path}")))?;
+        for prop in props {
+            let text = prop.value.as_scalar().unwrap_or_default();
+            if prop.name.eq_ignore_ascii_case("SubscriptionState") {
+                if text != "2" && text != "4" {
+                    return Err(invalid("SubscriptionState must be 2 (Enabled) or 4 (Disabled)"));
+                }
+                sub.set("SubscriptionState", CimType::Uint16, Value::str(text));
+            } else if prop.name.eq_ignore_ascii_case("OnFatalErrorPolicy") {
+                if !["2", "3", "4"].contains(&text) {
+                    return Err(invalid("OnFatalErrorPolicy must be 2, 3 or 4"));
+                }
+                sub.set("OnFatalErrorPolicy", CimType::Uint16, Value::str(text));
+            } else if sub.get(&prop.name) != Some(&prop.value) && prop.value != Value::Null {
+                return Err(CimError::new(
+                    CimStatus::NotSupported,
+                    format!("{} of a subscription cannot be modified", prop.name),
+                ));
+            }
+        }
+        self.save(&all);
+        Ok(())
+    }
+
+    /// (filter, destination) pairs of every enabled subscription.
     pub fn subscriptions(&self) -> Vec<(Instance, Instance)> {
         let all = self.instances.lock();
         let find = |path: Option<&Value>| -> Option<Instance> {
@@ -100,7 +137,7 @@ impl Registry {
                 .cloned()
         };
         all.iter()
-            .filter(|i| i.class == SUBSCRIPTION)
+            .filter(|i| i.class == SUBSCRIPTION && i.get_str("SubscriptionState") != Some("4"))
             .filter_map(|sub| Some((find(sub.get("Filter"))?, find(sub.get("Handler"))?)))
             .collect()
     }
@@ -333,6 +370,21 @@ mod tests {
         let again = Registry::load(file.clone());
         assert_eq!(again.instances(FILTER).len(), 1);
         assert_eq!(again.subscriptions().len(), 1);
+
+        // Disabled subscriptions deliver nothing; enabled again, they do.
+        let state = |v: &str| crate::value::Property {
+            name: "SubscriptionState".into(),
+            ty: CimType::Uint16,
+            value: Value::str(v),
+        };
+        reg.modify_subscription(&schema, &s, &[state("4")]).unwrap();
+        assert!(reg.subscriptions().is_empty());
+        assert_eq!(
+            reg.modify_subscription(&schema, &s, &[state("7")]).unwrap_err().status,
+            CimStatus::InvalidParameter
+        );
+        reg.modify_subscription(&schema, &s, &[state("2")]).unwrap();
+        assert_eq!(reg.subscriptions().len(), 1);
 
         reg.delete(&schema, &s).unwrap();
         reg.delete(&schema, &f).unwrap();

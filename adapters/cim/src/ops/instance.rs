@@ -7,7 +7,7 @@ use super::{Engine, Params};
 use crate::error::{CimError, CimStatus};
 use crate::indication;
 use crate::model::{self, path_of};
-use crate::schema::NS_INTEROP;
+use crate::schema::{NS_INTEROP, NS_VIRT};
 use crate::value::ObjectPath;
 use crate::xml::request::Param;
 use crate::xml::write;
@@ -143,4 +143,66 @@ pub fn delete_instance(engine: &Engine, ns: &str, params: Params<'_>) -> Result<
     check_path(engine, ns, &path)?;
     engine.indications.delete(&engine.schema, &path)?;
     Ok(String::new())
+}
+
+/// ModifyInstance (DSP0200 §5.3.2.7): a subscription's SubscriptionState or
+/// OnFatalErrorPolicy; a RASD's settings (as ModifyResourceSettings does:
+/// memory, processors, a disk's Address). Properties outside PropertyList
+/// keep their values.
+pub async fn modify_instance(engine: &Engine, ns: &str, params: Params<'_>) -> Result<String, CimError> {
+    let modified = match params.get("ModifiedInstance") {
+        Some(Param::Instance(inst)) => inst.clone(),
+        _ => {
+            return Err(CimError::new(
+                CimStatus::InvalidParameter,
+                "ModifiedInstance must be a named instance",
+            ))
+        }
+    };
+    check_flags(params, &["IncludeQualifiers"])?;
+    let props = params.property_list()?;
+    let def = engine.schema.get(ns, &modified.class).ok_or_else(|| {
+        CimError::new(
+            CimStatus::InvalidClass,
+            format!("class '{}' does not exist in {ns}", modified.class),
+        )
+    })?;
+    let path = path_of(&engine.schema, ns, &modified);
+    let chosen: Vec<_> = modified
+        .props
+        .iter()
+        .filter(|p| {
+            props
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|n| n.eq_ignore_ascii_case(&p.name)))
+        })
+        .filter(|p| {
+            !engine
+                .schema
+                .keys(def)
+                .iter()
+                .any(|k| k.name.eq_ignore_ascii_case(&p.name))
+        })
+        .cloned()
+        .collect();
+    if ns == NS_INTEROP && def.name == indication::SUBSCRIPTION {
+        engine.indications.modify_subscription(&engine.schema, &path, &chosen)?;
+        return Ok(String::new());
+    }
+    if ns == NS_VIRT && engine.schema.is_a(def.name, "CIM_ResourceAllocationSettingData") {
+        let snap = engine.core.snapshot();
+        let mut ctx = engine.ctx(&snap, ns);
+        ctx.guest = model::guest_of(&path);
+        let mut current = model::get_instance(&engine.schema, &ctx, &path)
+            .ok_or_else(|| CimError::new(CimStatus::NotFound, format!("no instance {path}")))?;
+        for prop in chosen {
+            current.set(&prop.name, prop.ty, prop.value);
+        }
+        super::settings::modify_one(engine, ns, &current).await?;
+        return Ok(String::new());
+    }
+    Err(CimError::new(
+        CimStatus::NotSupported,
+        format!("instances of {} cannot be modified", def.name),
+    ))
 }

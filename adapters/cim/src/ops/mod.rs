@@ -124,9 +124,9 @@ impl Engine {
             )),
             "CreateInstance" => instance::create_instance(self, ns, params),
             "DeleteInstance" => instance::delete_instance(self, ns, params),
+            "ModifyInstance" => instance::modify_instance(self, ns, params).await,
             "GetProperty"
             | "SetProperty"
-            | "ModifyInstance"
             | "CreateClass"
             | "ModifyClass"
             | "DeleteClass"

@@ -233,58 +233,61 @@ pub async fn modify(engine: &Engine, ns: &str, params: super::Params<'_>) -> Res
     let rasds = embedded_list(params.get("ResourceSettings"), "ResourceSettings")?;
     let mut out = Vec::new();
     for rasd in rasds {
-        let id = rasd
-            .get_str("InstanceID")
-            .ok_or_else(|| invalid(format!("{} has no InstanceID", rasd.class)))?
-            .to_string();
-        let (guest, dev) = split_id(&id)?;
-        let (guest, dev) = (guest.to_string(), dev.to_string());
-        let resource = embedded::resource(&rasd)?;
-        let class_name = match &resource {
-            Resource::Memory(_) => "KVM_MemResourceAllocationSettingData",
-            Resource::Processors(_) => "KVM_ProcResourceAllocationSettingData",
-            _ => "KVM_DiskResourceAllocationSettingData",
-        };
-        redefine(engine, &guest, |tree| {
-            match resource {
-                Resource::Memory(Some(kib)) => {
-                    tree.child_or_insert("memory").set_text(kib.to_string());
-                    tree.child_or_insert("memory").set_attr("unit", "KiB");
-                    tree.child_or_insert("currentMemory").set_text(kib.to_string());
-                    tree.child_or_insert("currentMemory").set_attr("unit", "KiB");
-                }
-                Resource::Processors(Some(n)) => {
-                    let vcpu = tree.child_or_insert("vcpu");
-                    vcpu.set_text(n.to_string());
-                    vcpu.remove_attr("current");
-                }
-                Resource::Device(ref xml) if xml.starts_with("<disk") => {
-                    let address = rasd.get_str("Address").filter(|a| !a.is_empty());
-                    let devs = devices(tree);
-                    let disk = devs
-                        .elements_mut()
-                        .find(|e| e.name == "disk" && element_id(e).as_deref() == Some(dev.as_str()))
-                        .ok_or_else(|| {
-                            CimError::new(CimStatus::NotFound, format!("domain '{guest}' has no disk {dev}"))
-                        })?;
-                    disk.remove_children("source");
-                    if let Some(address) = address {
-                        disk.insert_child(0, Element::new("source").with_attr("file", address));
-                    }
-                }
-                _ => {
-                    return Err(CimError::new(
-                        CimStatus::NotSupported,
-                        format!("{id}: only memory, processors and a disk's Address can be modified"),
-                    ))
-                }
-            }
-            Ok(())
-        })
-        .await?;
-        out.push(ObjectPath::new(ns, class_name).key("InstanceID", id));
+        out.push(modify_one(engine, ns, &rasd).await?);
     }
     Ok(out)
+}
+
+/// Applies one RASD (named by its InstanceID); also serves ModifyInstance.
+pub async fn modify_one(engine: &Engine, ns: &str, rasd: &Instance) -> Result<ObjectPath, CimError> {
+    let id = rasd
+        .get_str("InstanceID")
+        .ok_or_else(|| invalid(format!("{} has no InstanceID", rasd.class)))?
+        .to_string();
+    let (guest, dev) = split_id(&id)?;
+    let (guest, dev) = (guest.to_string(), dev.to_string());
+    let resource = embedded::resource(rasd)?;
+    let class_name = match &resource {
+        Resource::Memory(_) => "KVM_MemResourceAllocationSettingData",
+        Resource::Processors(_) => "KVM_ProcResourceAllocationSettingData",
+        _ => "KVM_DiskResourceAllocationSettingData",
+    };
+    redefine(engine, &guest, |tree| {
+        match resource {
+            Resource::Memory(Some(kib)) => {
+                tree.child_or_insert("memory").set_text(kib.to_string());
+                tree.child_or_insert("memory").set_attr("unit", "KiB");
+                tree.child_or_insert("currentMemory").set_text(kib.to_string());
+                tree.child_or_insert("currentMemory").set_attr("unit", "KiB");
+            }
+            Resource::Processors(Some(n)) => {
+                let vcpu = tree.child_or_insert("vcpu");
+                vcpu.set_text(n.to_string());
+                vcpu.remove_attr("current");
+            }
+            Resource::Device(ref xml) if xml.starts_with("<disk") => {
+                let address = rasd.get_str("Address").filter(|a| !a.is_empty());
+                let devs = devices(tree);
+                let disk = devs
+                    .elements_mut()
+                    .find(|e| e.name == "disk" && element_id(e).as_deref() == Some(dev.as_str()))
+                    .ok_or_else(|| CimError::new(CimStatus::NotFound, format!("domain '{guest}' has no disk {dev}")))?;
+                disk.remove_children("source");
+                if let Some(address) = address {
+                    disk.insert_child(0, Element::new("source").with_attr("file", address));
+                }
+            }
+            _ => {
+                return Err(CimError::new(
+                    CimStatus::NotSupported,
+                    format!("{id}: only memory, processors and a disk's Address can be modified"),
+                ))
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(ObjectPath::new(ns, class_name).key("InstanceID", id))
 }
 
 /// ModifySystemSettings(SystemSettings): the boot order (BootDevices).

@@ -59,6 +59,14 @@ try:
         check(False, "unsupported WHERE accepted")
     except pywbem.CIMError as e:
         check(e.status_code == pywbem.CIM_ERR_NOT_SUPPORTED, f"unsupported WHERE: {e.status_code}")
+    # ModifyInstance disables and re-enables a subscription.
+    sub = subs[0]
+    sub["SubscriptionState"] = pywbem.Uint16(4)
+    conn.ModifyInstance(sub, PropertyList=["SubscriptionState"])
+    check(conn.GetInstance(sub.path)["SubscriptionState"] == 4, "subscription disabled")
+    sub["SubscriptionState"] = pywbem.Uint16(2)
+    conn.ModifyInstance(sub, PropertyList=["SubscriptionState"])
+    check(conn.GetInstance(sub.path)["SubscriptionState"] == 2, "subscription enabled again")
     # A filter in use cannot be deleted.
     f0 = [f for f in sm.get_owned_filters(sid) if f["Name"].endswith(":f0")][0]
     try:

@@ -89,6 +89,17 @@ bad = f'instance of KVM_MemResourceAllocationSettingData {{ InstanceID = "nope";
 expect_error(pywbem.CIM_ERR_INVALID_PARAMETER,
              lambda: conn.InvokeMethod("ModifyResourceSettings", vsms, ResourceSettings=[bad]), "bad InstanceID")
 
+# --- ModifyInstance of a RASD: only the listed property changes (units stay KiloBytes).
+memrasd = rasd("KVM_MemResourceAllocationSettingData", "mem")
+memrasd["VirtualQuantity"] = pywbem.Uint64(393216)
+memrasd["AllocationUnits"] = "GigaBytes"
+conn.ModifyInstance(memrasd, PropertyList=["VirtualQuantity"])
+check(rasd("KVM_MemResourceAllocationSettingData", "mem")["VirtualQuantity"] == 393216, "ModifyInstance memory")
+netrasd = rasd("KVM_NetResourceAllocationSettingData", mac)
+expect_error(pywbem.CIM_ERR_NOT_SUPPORTED, lambda: conn.ModifyInstance(netrasd), "ModifyInstance of a NIC")
+expect_error(pywbem.CIM_ERR_NOT_SUPPORTED, lambda: conn.ModifyInstance(conn.GetInstance(cs)),
+             "ModifyInstance of a guest")
+
 # --- RemoveResourceSettings.
 net_path = pywbem.CIMInstanceName("KVM_NetResourceAllocationSettingData", {"InstanceID": f"{name}/{mac}"},
                                   namespace=NS)
