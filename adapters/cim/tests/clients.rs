@@ -129,4 +129,8 @@ fn pywbem_add_modify_remove_resource_settings() {
     let disks: Vec<_> = dom.def.devices.disks.iter().map(|d| d.source.clone()).collect();
     assert_eq!(disks, [Some("/var/lib/virtbus-test/other.img".to_string())]);
     assert!(dom.def.devices.interfaces.is_empty());
+    assert!(
+        snap.pool_by_name("cimpool").is_none(),
+        "the pool CIM deleted is gone from the core"
+    );
 }

@@ -9,7 +9,7 @@
 //! transition"; other values are CIM_ERR_NOT_SUPPORTED.
 
 use super::instance::check_path;
-use super::{settings, Engine, Params};
+use super::{pools, settings, Engine, Params};
 use crate::embedded;
 use crate::error::{CimError, CimStatus};
 use crate::model::{self, system};
@@ -90,6 +90,14 @@ pub async fn invoke(
         }
         ("KVM_VirtualSystemManagementService", "RemoveResourceSettings") => {
             settings::remove(engine, params).await?;
+            (RC_OK, vec![])
+        }
+        ("KVM_ResourcePoolConfigurationService", "CreateChildResourcePool") => {
+            let pool = pools::create_child(engine, ns, params).await?;
+            (RC_OK, vec![("Pool", Value::Ref(pool))])
+        }
+        ("KVM_ResourcePoolConfigurationService", "DeleteResourcePool") => {
+            pools::delete(engine, params).await?;
             (RC_OK, vec![])
         }
         ("KVM_VirtualSystemManagementService", "ModifySystemSettings") => {

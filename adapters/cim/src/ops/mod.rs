@@ -9,6 +9,7 @@ pub mod assoc;
 pub mod class;
 pub mod instance;
 pub mod method;
+pub mod pools;
 pub mod pull;
 pub mod settings;
 

@@ -181,6 +181,31 @@ const VSMS_METHODS: &[MethodDef] = &[
     },
 ];
 
+const RPCS_METHODS: &[MethodDef] = &[
+    MethodDef {
+        name: "CreateChildResourcePool",
+        ret: Uint32,
+        params: &[
+            param("ElementName", String, true, false),
+            pembedded("Settings", "CIM_ResourceAllocationSettingData", true),
+            ParamDef {
+                array: true,
+                ..pref("ParentPool", "CIM_ResourcePool", true, false)
+            },
+            pref("Pool", "CIM_ResourcePool", false, true),
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
+    MethodDef {
+        name: "DeleteResourcePool",
+        ret: Uint32,
+        params: &[
+            pref("Pool", "CIM_ResourcePool", true, false),
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
+];
+
 const MANAGED_ELEMENT: &[PropDef] = &[
     prop("Caption", String),
     prop("Description", String),
@@ -739,6 +764,7 @@ pub static CLASSES: &[ClassDef] = &[
     },
     ClassDef {
         description: "manages KVM resource pools",
+        methods: RPCS_METHODS,
         ..class(
             "KVM_ResourcePoolConfigurationService",
             Some("CIM_ResourcePoolConfigurationService"),

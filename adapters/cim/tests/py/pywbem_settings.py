@@ -125,4 +125,23 @@ vs = pywbem.CIMInstance("KVM_VirtualSystemSettingData", {
     "InstanceID": f"KVM:{name}", "BootDevices": ["tape"]}).tocimxmlstr()
 expect_error(pywbem.CIM_ERR_INVALID_PARAMETER,
              lambda: conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=vs), "bad boot device")
+# --- ResourcePoolConfigurationService (cimtest RPCS/07_CreateChildResourcePool, 08_DeleteResourcePool).
+rpcs = conn.EnumerateInstanceNames("KVM_ResourcePoolConfigurationService")[0]
+pool_settings = ('instance of KVM_DiskPoolResourceAllocationSettingData { Type = 1; '
+                 'Path = "/var/lib/virtbus-test/cimpool"; };')
+rc, out = conn.InvokeMethod("CreateChildResourcePool", rpcs, ElementName="cimpool", Settings=[pool_settings])
+check(rc == 0, f"CreateChildResourcePool rc {rc}")
+pool_path = out["Pool"]
+pool_path.namespace = NS
+check(pool_path["InstanceID"] == "DiskPool/cimpool", f"Pool {pool_path}")
+check(conn.GetInstance(pool_path)["InstanceID"] == "DiskPool/cimpool", "new pool instance")
+netfs = pool_settings.replace("Type = 1", "Type = 3")
+expect_error(pywbem.CIM_ERR_NOT_SUPPORTED,
+             lambda: conn.InvokeMethod("CreateChildResourcePool", rpcs, ElementName="p2", Settings=[netfs]),
+             "netfs pool")
+rc, _ = conn.InvokeMethod("DeleteResourcePool", rpcs, Pool=pool_path)
+check(rc == 0, f"DeleteResourcePool rc {rc}")
+expect_error(pywbem.CIM_ERR_NOT_FOUND, lambda: conn.GetInstance(pool_path), "deleted pool still there")
+expect_error(pywbem.CIM_ERR_NOT_FOUND,
+             lambda: conn.InvokeMethod("DeleteResourcePool", rpcs, Pool=pool_path), "deleting a missing pool")
 print("ok")
