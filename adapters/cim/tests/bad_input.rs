@@ -165,7 +165,9 @@ fn cim_errors_in_the_body() {
             "root/virt",
             "4",
         ),
-        (imethod("ExecQuery", "root/virt", "<IPARAMVALUE NAME=\"QueryLanguage\"><VALUE>WQL</VALUE></IPARAMVALUE>"), "root/virt", "14"),
+        (imethod("ExecQuery", "root/virt", "<IPARAMVALUE NAME=\"QueryLanguage\"><VALUE>WQL</VALUE></IPARAMVALUE>"), "root/virt", "4"),
+        (imethod("ExecQuery", "root/virt", "<IPARAMVALUE NAME=\"QueryLanguage\"><VALUE>XPath</VALUE></IPARAMVALUE><IPARAMVALUE NAME=\"Query\"><VALUE>/</VALUE></IPARAMVALUE>"), "root/virt", "14"),
+        (imethod("ExecQuery", "root/virt", "<IPARAMVALUE NAME=\"QueryLanguage\"><VALUE>WQL</VALUE></IPARAMVALUE><IPARAMVALUE NAME=\"Query\"><VALUE>SELECT * FROM KVM_ComputerSystem WHERE (a = 1)</VALUE></IPARAMVALUE>"), "root/virt", "15"),
         (imethod("FlyToTheMoon", "root/virt", ""), "root/virt", "7"),
         (
             imethod("PullInstancesWithPath", "root/virt", "<IPARAMVALUE NAME=\"EnumerationContext\"><VALUE>virtbus-999</VALUE></IPARAMVALUE><IPARAMVALUE NAME=\"MaxObjectCount\"><VALUE>1</VALUE></IPARAMVALUE>"),

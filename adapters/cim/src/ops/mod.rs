@@ -11,6 +11,7 @@ pub mod instance;
 pub mod method;
 pub mod pools;
 pub mod pull;
+pub mod query;
 pub mod settings;
 
 use crate::error::{CimError, CimStatus};
@@ -119,9 +120,10 @@ impl Engine {
             "OpenReferenceInstances" => pull::open_assoc(self, ns, params, true, false),
             "OpenReferenceInstancePaths" => pull::open_assoc(self, ns, params, true, true),
             "CloseEnumeration" => pull::close(self, params),
-            "ExecQuery" | "OpenQueryInstances" => Err(CimError::new(
-                CimStatus::QueryLanguageNotSupported,
-                "query languages are not supported by this server",
+            "ExecQuery" => query::exec_query(self, ns, params),
+            "OpenQueryInstances" => Err(CimError::new(
+                CimStatus::NotSupported,
+                "OpenQueryInstances is not supported; use ExecQuery",
             )),
             "CreateInstance" => instance::create_instance(self, ns, params),
             "DeleteInstance" => instance::delete_instance(self, ns, params),

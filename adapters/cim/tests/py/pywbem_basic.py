@@ -129,6 +129,23 @@ try:
 except pywbem.CIMError as e:
     check(e.status_code == pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED, f"filtered open {e.status_code}")
 
+# ExecQuery, WQL subset.
+got = conn.ExecQuery("WQL", "SELECT Name, EnabledState FROM KVM_ComputerSystem WHERE EnabledState = 2")
+check([g["Name"] for g in got] == ["test"] and "UUID" not in got[0], f"ExecQuery {got}")
+check(got[0].path["Name"] == "test", "ExecQuery path")
+got = conn.ExecQuery("WQL", "SELECT * FROM CIM_ResourceAllocationSettingData WHERE InstanceID = 'test/mem'")
+check([g["InstanceID"] for g in got] == ["test/mem"], f"ExecQuery RASD {got}")
+check(conn.ExecQuery("WQL", "SELECT * FROM KVM_ComputerSystem WHERE Name = 'nosuch'") == [], "empty query")
+for lang, query, code in [("CQL", "SELECT * FROM KVM_ComputerSystem", pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED),
+                          ("WQL", "SELECT * FROM KVM_ComputerSystem WHERE a = 1 OR b = 2", pywbem.CIM_ERR_INVALID_QUERY),
+                          ("WQL", "SELECT Nope FROM KVM_ComputerSystem", pywbem.CIM_ERR_INVALID_QUERY),
+                          ("WQL", "SELECT * FROM KVM_Nothing", pywbem.CIM_ERR_INVALID_CLASS)]:
+    try:
+        conn.ExecQuery(lang, query)
+        check(False, f"{query} accepted")
+    except pywbem.CIMError as e:
+        check(e.status_code == code, f"{lang} {query}: {e.status_code}")
+
 # Classes.
 cls = conn.GetClass("KVM_ComputerSystem", LocalOnly=False)
 check("RequestStateChange" in cls.methods, "RequestStateChange in class")
