@@ -77,21 +77,33 @@ try:
 
     vsms = conn.EnumerateInstanceNames("KVM_VirtualSystemManagementService")[0]
     vssd = f'instance of KVM_VirtualSystemSettingData {{ VirtualSystemIdentifier = "{name}"; }};'
+    got = []
+
+    def wait_for(what, pred):
+        """Collects indications until one satisfies pred; each step of the
+        flow waits for its own indication, so the snapshot an indication is
+        built from is the one that step made."""
+        while True:
+            try:
+                ind = received.get(timeout=30)
+            except queue.Empty:
+                check(False, f"no {what}; indications so far: {[i.classname for i in got]}")
+            got.append(ind)
+            if pred(ind):
+                return ind
+
     rc, out = conn.InvokeMethod("DefineSystem", vsms, SystemSettings=vssd, ResourceSettings=[])
     check(rc == 0, f"DefineSystem rc {rc}")
     cs = out["ResultingSystem"]
     cs.namespace = "root/virt"
+    wait_for("Created", lambda i: i.classname == "KVM_ComputerSystemCreatedIndication")
     rc, _ = conn.InvokeMethod("RequestStateChange", cs, RequestedState=pywbem.Uint16(2))
     check(rc == 0, "start")
+    wait_for("Modified to EnabledState 2", lambda i: i.classname == "KVM_ComputerSystemModifiedIndication"
+             and i["SourceInstance"]["EnabledState"] == 2)
     rc, _ = conn.InvokeMethod("DestroySystem", vsms, AffectedSystem=cs)
     check(rc == 0, "destroy")
-
-    got = []
-    while not (any(i.classname.endswith("DeletedIndication") for i in got)):
-        try:
-            got.append(received.get(timeout=30))
-        except queue.Empty:
-            check(False, f"indications so far: {[i.classname for i in got]}")
+    wait_for("Deleted", lambda i: i.classname == "KVM_ComputerSystemDeletedIndication")
     classes = [i.classname for i in got]
     check(classes[0] == "KVM_ComputerSystemCreatedIndication", f"first {classes}")
     check(classes[-1] == "KVM_ComputerSystemDeletedIndication", f"last {classes}")
