@@ -4,7 +4,7 @@
 //! confirms. Any failure ends the session; `run` reconnects with backoff
 //! and the outbox replays what was not confirmed.
 
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Queued};
 use crate::qmf::{wire, Agent, OutMessage};
 use futures::StreamExt;
 use lapin::message::Delivery;
@@ -17,7 +17,10 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind, PublisherConfirm};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -210,23 +213,7 @@ async fn publish_events(outbox: &Outbox, channel: &Channel) -> Result<(), Sessio
                 continue;
             };
             let last_id = last.id;
-            let mut confirms = Vec::with_capacity(window.len());
-            for queued in &window {
-                let ind = &queued.indication;
-                let props = properties(wire::OP_DATA_INDICATION, "indication", Some("_event"), false, None)
-                    .with_delivery_mode(2)
-                    .with_message_id(ind.message_id.as_str().into());
-                let confirm = channel
-                    .basic_publish(
-                        wire::TOPIC_EXCHANGE.into(),
-                        ind.routing_key.as_str().into(),
-                        BasicPublishOptions::default(),
-                        &ind.body,
-                        props,
-                    )
-                    .await?;
-                confirms.push((ind.seq, confirm));
-            }
+            let confirms = publish_window(channel, &window).await?;
             published = last_id;
             if windows.send((last_id, confirms)).await.is_err() {
                 return Ok::<(), SessionError>(());
@@ -245,6 +232,53 @@ async fn publish_events(outbox: &Outbox, channel: &Channel) -> Result<(), Sessio
         Ok(())
     };
     tokio::try_join!(publisher, confirmer).map(|_| ())
+}
+
+/// Publishes one window of events in outbox order and returns their
+/// confirms. lapin queues a message's frames (and takes its confirm's
+/// delivery tag) when its publish future is first polled, then waits until
+/// the frames were written; so each future is polled once, in order, before
+/// any is awaited: the order on the wire is the outbox order, and the window
+/// costs one trip through lapin's I/O loop instead of one per event.
+async fn publish_window(channel: &Channel, window: &[Queued]) -> Result<Vec<(u64, PublisherConfirm)>, SessionError> {
+    type Publish<'a> = Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>> + Send + 'a>>;
+    let mut publishes: Vec<(u64, Publish<'_>)> = window
+        .iter()
+        .map(|queued| {
+            let ind = &queued.indication;
+            let props = properties(wire::OP_DATA_INDICATION, "indication", Some("_event"), false, None)
+                .with_delivery_mode(2)
+                .with_message_id(ind.message_id.as_str().into());
+            let publish: Publish<'_> = Box::pin(channel.basic_publish(
+                wire::TOPIC_EXCHANGE.into(),
+                ind.routing_key.as_str().into(),
+                BasicPublishOptions::default(),
+                &ind.body,
+                props,
+            ));
+            (ind.seq, publish)
+        })
+        .collect();
+    let mut first_results: Vec<Option<lapin::Result<PublisherConfirm>>> = Vec::with_capacity(publishes.len());
+    std::future::poll_fn(|cx| {
+        for (_, publish) in publishes.iter_mut() {
+            first_results.push(match publish.as_mut().poll(cx) {
+                Poll::Ready(result) => Some(result),
+                Poll::Pending => None,
+            });
+        }
+        Poll::Ready(())
+    })
+    .await;
+    let mut confirms = Vec::with_capacity(publishes.len());
+    for ((seq, publish), first) in publishes.into_iter().zip(first_results) {
+        let confirm = match first {
+            Some(result) => result?,
+            None => publish.await?,
+        };
+        confirms.push((seq, confirm));
+    }
+    Ok(confirms)
 }
 
 async fn heartbeats(agent: &Agent, channel: &Channel) -> Result<(), SessionError> {
