@@ -23,6 +23,57 @@ pub enum Command {
     Serve(ServeArgs),
     /// Control a running agent over its unix socket (virsh-like commands).
     Ctl(CtlArgs),
+    /// A QMF console over the AMQP broker: locate agents, list domains, call
+    /// methods, tail events (docs/amqp.md).
+    Console(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// AMQP broker URL (amqp://user:pass@host:port/vhost or amqps://...).
+    #[arg(
+        long = "amqp-url",
+        value_name = "URL",
+        env = "VIRTBUS_AMQP_URL",
+        hide_env_values = true
+    )]
+    pub url: String,
+    /// PEM file of CA certificates trusted for amqps:// besides the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: ConsoleCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConsoleCommand {
+    /// Agents that answer an agent-locate within two seconds.
+    Locate,
+    /// An agent's domains: name, state, QMF object name.
+    List {
+        /// Agent name (virtbus:agent:INSTANCE, as `locate` prints it).
+        agent: String,
+    },
+    /// Call a QMF method and print its out arguments as JSON.
+    Call {
+        /// Agent name.
+        agent: String,
+        /// Object name: node, domain/UUID, pool/UUID, volume/POOL-UUID/NAME, network/UUID.
+        object: String,
+        /// Method name, e.g. getXMLDesc, suspend, domainDefineXML.
+        method: String,
+        /// In arguments as a JSON object, e.g. '{"xmlDesc":"<domain ...>"}'.
+        arguments: Option<String>,
+    },
+    /// Print events as JSON lines until interrupted (or COUNT events).
+    Tail {
+        /// Topic pattern [default: every virtbus event].
+        #[arg(default_value = "agent.ind.event.#")]
+        pattern: String,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -41,6 +41,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Console(args) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(virtbus::console::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Ctl(args) => {
             let socket = match (&args.socket, &args.state_dir) {
                 (Some(socket), _) => socket.clone(),

@@ -8,13 +8,15 @@
 //! (indications), `error.rs` (`_exception` codes). `outbox/` holds events
 //! until the broker confirms them, in memory and (with a state dir) on disk
 //! (`outbox/journal.rs`); `session.rs` owns the connection, reconnects with
-//! backoff and replays the outbox.
+//! backoff and replays the outbox. `console.rs` is the other side: a QMF
+//! console (locate, query, call, tail) for `virtbus console` and examples.
 //!
 //! Invariants: the adapter subscribes to the bus before it connects, so no
 //! event is missed while the broker is away; an event leaves the outbox only
 //! after a publisher confirm; requests are acked after their reply was
 //! published.
 
+pub mod console;
 pub mod outbox;
 pub mod qmf;
 pub mod session;

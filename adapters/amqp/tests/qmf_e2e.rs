@@ -49,15 +49,15 @@ fn subscribers_get_exactly_the_events_they_bound_for() {
     assert!(stdout.contains("events ok"), "{stdout}");
 }
 
-/// The shipped consoles (examples/qmf-console.py with pika, and the Rust
-/// example adapters/amqp/examples/qmf_console.rs on lapin) against a live
-/// agent: locate, list domains, call a read and two mutating methods, tail
+/// The shipped consoles (examples/qmf-console.py with pika, the Rust
+/// example adapters/amqp/examples/qmf_console.rs on lapin, and `virtbus
+/// console`) against a live agent: locate, list domains, call a read and two mutating methods, tail
 /// the events those caused.
 #[test]
 fn example_consoles_locate_list_call_and_tail() {
     let agent = Agent::start("e2e-examples", &["guest"], "");
     let url = common::amqp_url();
-    for console in [Console::Python, Console::Rust] {
+    for console in [Console::Python, Console::Rust, Console::Virtbus] {
         let located = console.run(&[&url, "locate"]);
         assert!(located.contains(&agent.name), "{console:?} locate: {located}");
 
@@ -109,6 +109,7 @@ fn example_consoles_locate_list_call_and_tail() {
 enum Console {
     Python,
     Rust,
+    Virtbus,
 }
 
 impl Console {
@@ -120,11 +121,29 @@ impl Console {
                 cmd
             }
             Console::Rust => Command::new(common::example_bin("qmf_console")),
+            Console::Virtbus => {
+                let mut cmd = Command::new(common::virtbus_bin());
+                cmd.arg("console");
+                cmd
+            }
         }
     }
 
+    /// The examples take `URL COMMAND ...` and `tail PATTERN COUNT`;
+    /// `virtbus console` takes `--amqp-url URL COMMAND ...` and `--count`.
+    fn args(self, args: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if let Console::Virtbus = self {
+            out.insert(0, "--amqp-url".into());
+            if out.get(2).is_some_and(|c| c == "tail") && out.len() == 5 {
+                out.insert(4, "--count".into());
+            }
+        }
+        out
+    }
+
     fn output(self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("console runs")
+        self.command().args(self.args(args)).output().expect("console runs")
     }
 
     fn run(self, args: &[&str]) -> String {
@@ -134,7 +153,7 @@ impl Console {
 
     fn spawn(self, args: &[&str]) -> Child {
         self.command()
-            .args(args)
+            .args(self.args(args))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
