@@ -407,6 +407,12 @@ impl Core {
         }
     }
 
+    /// The cached sample of `uuid` if it is no older than `max_age`: what
+    /// [`Core::stats`] answers without asking the actor, or `None`.
+    pub fn cached_stats(&self, uuid: Uuid, max_age: std::time::Duration) -> Option<Arc<DomainStats>> {
+        self.shared.stats.get(uuid, max_age)
+    }
+
     /// Statistics no older than `max_age` (see [`crate::stats`]).
     pub async fn stats(&self, uuid: Uuid, max_age: std::time::Duration) -> VirtResult<Arc<DomainStats>> {
         if let Some(stats) = self.shared.stats.get(uuid, max_age) {

@@ -46,6 +46,10 @@ impl GuestTable {
     }
 
     /// The value of one readable column for one guest.
+    ///
+    /// Everything but a CPU time that needs a new sample is answered without
+    /// awaiting; that one case is boxed, so the futures of GET and GETNEXT
+    /// (moved into a box per varbind by the agent) stay small.
     async fn column_value(&self, col: u32, record: &DomainRecord) -> HandlerResult<Option<Value>> {
         let def = &record.def;
         let value = match col {
@@ -59,27 +63,32 @@ impl GuestTable {
             column::CPU_TIME => {
                 if !record.is_active() {
                     Value::Counter64(0)
+                } else if let Some(stats) = self.core.cached_stats(record.uuid(), DEFAULT_MAX_AGE) {
+                    Value::Counter64(stats.cpu_time_ns)
                 } else {
-                    match self.core.stats(record.uuid(), DEFAULT_MAX_AGE).await {
-                        Ok(stats) => Value::Counter64(stats.cpu_time_ns),
-                        Err(err) => match read_outcome(&err) {
-                            ReadOutcome::NoSuchInstance => return Ok(None),
-                            ReadOutcome::Zero => Value::Counter64(0),
-                            ReadOutcome::GenErr => {
-                                return Err(HandlerError::new(format!(
-                                    "cpu time of domain {}: {}",
-                                    record.uuid(),
-                                    err.message
-                                )))
-                            }
-                        },
-                    }
+                    return Box::pin(self.sampled_cpu_time(record)).await;
                 }
             }
             column::ROW_STATUS => Value::Integer(crate::oids::row_status::ACTIVE),
             _ => return Ok(None),
         };
         Ok(Some(value))
+    }
+
+    /// libvirtGuestCpuTime from a new sample (through the domain's actor).
+    async fn sampled_cpu_time(&self, record: &DomainRecord) -> HandlerResult<Option<Value>> {
+        match self.core.stats(record.uuid(), DEFAULT_MAX_AGE).await {
+            Ok(stats) => Ok(Some(Value::Counter64(stats.cpu_time_ns))),
+            Err(err) => match read_outcome(&err) {
+                ReadOutcome::NoSuchInstance => Ok(None),
+                ReadOutcome::Zero => Ok(Some(Value::Counter64(0))),
+                ReadOutcome::GenErr => Err(HandlerError::new(format!(
+                    "cpu time of domain {}: {}",
+                    record.uuid(),
+                    err.message
+                ))),
+            },
+        }
     }
 
     /// GET of one instance under `libvirtMIB`.
@@ -129,6 +138,9 @@ impl GuestTable {
         let first = column::READABLE.iter().position(|c| *c == start_col).unwrap_or(0);
         for col in &column::READABLE[first..] {
             if let Some(lower) = bound {
+                if *col == column::CPU_TIME {
+                    self.prefetch_cpu_times(&snapshot, lower).await;
+                }
                 // A row may vanish between the snapshot and a core call;
                 // skip such rows rather than end the walk.
                 for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
@@ -142,6 +154,43 @@ impl GuestTable {
         Ok(GetNextResult::EndOfMibView)
     }
 }
+
+impl GuestTable {
+    /// Samples, all at once, the CPU times a walk of `libvirtGuestCpuTime`
+    /// is about to read from `lower` on: the next [`CPU_TIME_PREFETCH`]
+    /// active rows, when the first of them has no fresh sample.
+    ///
+    /// A walk reads one row per GETNEXT step, and a sample older than
+    /// [`DEFAULT_MAX_AGE`] is taken through the domain's actor. One at a time
+    /// that is two thread wake-ups per running guest (measured with
+    /// `scripts/bench-snmp`: about 12,000 context switches for one
+    /// `-Cr10` walk of the column over 5,000 running guests, against 1,000
+    /// for any other column). Asked together, the actors answer in a batch
+    /// and the walk's next steps find the samples cached. The samples are
+    /// taken now and served within the same walk, well inside the
+    /// freshness bound; failures are left for the read itself to report.
+    async fn prefetch_cpu_times(&self, snapshot: &virtbus_actors::snapshot::Snapshot, lower: Bound<Uuid>) {
+        let active: Vec<Uuid> = snapshot
+            .domains
+            .range((lower, Bound::Unbounded))
+            .filter(|(_, record)| record.is_active())
+            .map(|(uuid, _)| *uuid)
+            .take(CPU_TIME_PREFETCH)
+            .collect();
+        match active.first() {
+            Some(first) if self.core.cached_stats(*first, DEFAULT_MAX_AGE).is_none() => {}
+            _ => return,
+        }
+        let mut samples = Vec::with_capacity(active.len());
+        for uuid in active {
+            samples.push(self.core.stats(uuid, DEFAULT_MAX_AGE));
+        }
+        futures::future::join_all(samples).await;
+    }
+}
+
+/// Rows whose CPU time one prefetch samples together.
+const CPU_TIME_PREFETCH: usize = 64;
 
 /// libvirt's state number, as libvirt-snmp reports it (0 and 7 included;
 /// our MIB lists them).
