@@ -140,30 +140,53 @@ bulkwalk_ms() {
     echo "$ms $(grep -c "^$LIBVIRT_MIB_TABLE\.1\.[0-9.]* = [^N]" "$out")"
 }
 
+# CPU time (user + system, ms) used so far by the processes given.
+cpu_ms() {
+    local pid total=0 ticks hz
+    hz=$(getconf CLK_TCK)
+    for pid in "$@"; do
+        ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + ticks))
+    done
+    echo $((total * 1000 / hz))
+}
+
 # Alternates bulkwalks of two targets (after one unmeasured walk each, whose
 # times go to FIRST_A / FIRST_B) and sets WALK_A / WALK_B to the median ms
 # ("fail" if any walk failed, "skipped" without B) and ROWS_A / ROWS_B to
 # the value lines of the last walk. Arguments: target A, target B ("" to
-# skip it), max-repetitions, runs.
+# skip it), max-repetitions, runs, and optionally the PIDs serving A and B
+# (quoted lists): then CPU_A / CPU_B are the median CPU ms those processes
+# used per walk, a figure the machine's load disturbs less than wall time.
 walk_pair() {
-    local a=$1 b=$2 cr=$3 runs=$4 i ms rows
-    local -a ta=() tb=()
-    WALK_A=fail WALK_B=skipped ROWS_A=0 ROWS_B=0 FIRST_B=skipped
+    local a=$1 b=$2 cr=$3 runs=$4 pids_a=${5:-} pids_b=${6:-} i ms rows c0
+    local -a ta=() tb=() ca=() cb=()
+    WALK_A=fail WALK_B=skipped ROWS_A=0 ROWS_B=0 FIRST_B=skipped CPU_A=n/a CPU_B=n/a
     read -r FIRST_A ROWS_A < <(bulkwalk_ms "$a" "$cr" "$WORK/walk-a.out")
     [ -n "$b" ] && read -r FIRST_B ROWS_B < <(bulkwalk_ms "$b" "$cr" "$WORK/walk-b.out")
     for ((i = 0; i < runs; i++)); do
+        # shellcheck disable=SC2086
+        c0=$(cpu_ms $pids_a)
         read -r ms rows < <(bulkwalk_ms "$a" "$cr" "$WORK/walk-a.out")
         [ "$ms" = fail ] && return
-        ta+=("$ms") ROWS_A=$rows
+        # shellcheck disable=SC2086
+        ta+=("$ms") ROWS_A=$rows ca+=($(($(cpu_ms $pids_a) - c0)))
         if [ -n "$b" ]; then
+            # shellcheck disable=SC2086
+            c0=$(cpu_ms $pids_b)
             read -r ms rows < <(bulkwalk_ms "$b" "$cr" "$WORK/walk-b.out")
             [ "$ms" = fail ] && { WALK_B=fail; b=; continue; }
-            tb+=("$ms") ROWS_B=$rows
+            # shellcheck disable=SC2086
+            tb+=("$ms") ROWS_B=$rows cb+=($(($(cpu_ms $pids_b) - c0)))
         fi
     done
     WALK_A=$(median "${ta[@]}")
-    [ ${#tb[@]} -gt 0 ] && [ "$WALK_B" != fail ] && WALK_B=$(median "${tb[@]}")
-    log "   -Cr$cr: first walks A $FIRST_A ms, B $FIRST_B ms; timed: A ${ta[*]} ms (median $WALK_A, $ROWS_A rows); B ${tb[*]:-} ms (median $WALK_B, $ROWS_B rows)"
+    [ -n "$pids_a" ] && CPU_A=$(median "${ca[@]}")
+    if [ ${#tb[@]} -gt 0 ] && [ "$WALK_B" != fail ]; then
+        WALK_B=$(median "${tb[@]}")
+        [ -n "$pids_b" ] && CPU_B=$(median "${cb[@]}")
+    fi
+    log "   -Cr$cr: first walks A $FIRST_A ms, B $FIRST_B ms; timed: A ${ta[*]} ms (median $WALK_A, $ROWS_A rows, CPU ${ca[*]:-n/a} ms); B ${tb[*]:-} ms (median $WALK_B, $ROWS_B rows, CPU ${cb[*]:-n/a} ms)"
 }
 
 # "0.31x" for A/B when both are numbers, else "n/a".
