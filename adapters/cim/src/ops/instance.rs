@@ -14,12 +14,7 @@ use crate::xml::write;
 
 /// Checks `path` names an existing class with exactly its key properties.
 pub fn check_path(engine: &Engine, ns: &str, path: &ObjectPath) -> Result<(), CimError> {
-    let def = engine.schema.get(ns, &path.class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{}' does not exist in {ns}", path.class),
-        )
-    })?;
+    let def = engine.class(ns, &path.class)?;
     let keys = engine.schema.keys(def);
     for (name, _) in &path.keys {
         if !keys.iter().any(|k| k.name.eq_ignore_ascii_case(name)) {
@@ -60,12 +55,7 @@ pub fn get_instance(engine: &Engine, ns: &str, params: Params<'_>) -> Result<Str
 
 pub fn enumerate(engine: &Engine, ns: &str, params: Params<'_>, names_only: bool) -> Result<String, CimError> {
     let class = params.required_class("ClassName")?;
-    let def = engine.schema.get(ns, &class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{class}' does not exist in {ns}"),
-        )
-    })?;
+    let def = engine.class(ns, &class)?;
     check_flags(
         params,
         &[
@@ -98,12 +88,7 @@ pub fn enumerate(engine: &Engine, ns: &str, params: Params<'_>, names_only: bool
 
 /// Whether instances of `class` are created and deleted by clients.
 fn client_managed(engine: &Engine, ns: &str, class: &str) -> Result<&'static str, CimError> {
-    let def = engine.schema.get(ns, class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{class}' does not exist in {ns}"),
-        )
-    })?;
+    let def = engine.class(ns, class)?;
     if ns == NS_INTEROP && indication::CLASSES.contains(&def.name) {
         Ok(def.name)
     } else {
@@ -161,12 +146,7 @@ pub async fn modify_instance(engine: &Engine, ns: &str, params: Params<'_>) -> R
     };
     check_flags(params, &["IncludeQualifiers"])?;
     let props = params.property_list()?;
-    let def = engine.schema.get(ns, &modified.class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{}' does not exist in {ns}", modified.class),
-        )
-    })?;
+    let def = engine.class(ns, &modified.class)?;
     let path = path_of(&engine.schema, ns, &modified);
     let chosen: Vec<_> = modified
         .props

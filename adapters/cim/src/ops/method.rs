@@ -34,12 +34,7 @@ pub async fn invoke(
         Target::Instance(path) => &path.class,
         Target::Class(class) => class,
     };
-    let def = engine.schema.get(ns, class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{class}' does not exist in {ns}"),
-        )
-    })?;
+    let def = engine.class(ns, class)?;
     let method = engine.schema.method(def, name).ok_or_else(|| {
         CimError::new(
             CimStatus::MethodNotFound,

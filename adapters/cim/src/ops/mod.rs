@@ -37,6 +37,16 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The class `name` in namespace `ns`, or CIM_ERR_INVALID_CLASS.
+    pub fn class(&self, ns: &str, name: &str) -> Result<&'static crate::schema::ClassDef, CimError> {
+        self.schema.get(ns, name).ok_or_else(|| {
+            CimError::new(
+                CimStatus::InvalidClass,
+                format!("class '{name}' does not exist in {ns}"),
+            )
+        })
+    }
+
     pub fn new(core: Core) -> Engine {
         let host = core.hostname().unwrap_or_else(|_| "localhost".into());
         Engine {

@@ -207,12 +207,7 @@ fn open_params(params: Params<'_>) -> Result<OpenParams, CimError> {
 /// OpenEnumerateInstances / OpenEnumerateInstancePaths.
 pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
     let class = params.required_class("ClassName")?;
-    let def = engine.schema.get(ns, &class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{class}' does not exist in {ns}"),
-        )
-    })?;
+    let def = engine.class(ns, &class)?;
     let open = open_params(params)?;
     let ctx = EnumContext {
         snap: engine.core.snapshot(),

@@ -214,12 +214,7 @@ pub fn exec_query(engine: &Engine, ns: &str, params: Params<'_>) -> Result<Strin
         .string("Query")?
         .ok_or_else(|| CimError::new(CimStatus::InvalidParameter, "Query is missing"))?;
     let select = parse(&text)?;
-    let def = engine.schema.get(ns, &select.class).ok_or_else(|| {
-        CimError::new(
-            CimStatus::InvalidClass,
-            format!("class '{}' does not exist in {ns}", select.class),
-        )
-    })?;
+    let def = engine.class(ns, &select.class)?;
     for name in select
         .props
         .iter()
