@@ -66,6 +66,22 @@ fn record(link: &Link, pool: &StoragePool) -> VirtResult<PoolRecord> {
     Ok(rec)
 }
 
+/// A volume as libvirt now describes it, with its pool's record (for the
+/// pool's new allocation): what volume create and resize answer.
+fn volume_outcome(
+    link: &Link,
+    pool: &StoragePool,
+    vol: &StorageVol,
+) -> VirtResult<(VolumeRecord, Outcome<PoolRecord>)> {
+    let def = VolumeDef::from_xml(&lv(link, vol.get_xml_desc(0))?)?;
+    let rec = record(link, pool)?;
+    let volume = VolumeRecord {
+        def,
+        pool: rec.def.name.clone(),
+    };
+    Ok((volume, Outcome::new(Some(rec), Vec::new())))
+}
+
 fn lookup(link: &Link, session: &Session, uuid: Uuid) -> VirtResult<StoragePool> {
     lv(link, StoragePool::lookup_by_uuid(session.conn(), uuid))
 }
@@ -180,13 +196,7 @@ impl StorageDriver for LibvirtDriver {
         let session = self.session()?;
         let handle = lookup(link, &session, pool)?;
         let vol = lv(link, StorageVol::create_xml(&handle, &xml, 0))?;
-        let vol_def = VolumeDef::from_xml(&lv(link, vol.get_xml_desc(0))?)?;
-        let rec = record(link, &handle)?;
-        let volume = VolumeRecord {
-            def: vol_def,
-            pool: rec.def.name.clone(),
-        };
-        Ok((volume, Outcome::new(Some(rec), Vec::new())))
+        volume_outcome(link, &handle, &vol)
     }
 
     /// `virStorageVolLookupByName` + `virStorageVolDelete`.
@@ -215,13 +225,7 @@ impl StorageDriver for LibvirtDriver {
         let handle = lookup(link, &session, pool)?;
         let vol = lv(link, StorageVol::lookup_by_name(&handle, name))?;
         lv(link, vol.resize(capacity_bytes, 0))?;
-        let vol_def = VolumeDef::from_xml(&lv(link, vol.get_xml_desc(0))?)?;
-        let rec = record(link, &handle)?;
-        let volume = VolumeRecord {
-            def: vol_def,
-            pool: rec.def.name.clone(),
-        };
-        Ok((volume, Outcome::new(Some(rec), Vec::new())))
+        volume_outcome(link, &handle, &vol)
     }
 
     /// `virStoragePoolSetAutostart`: no lifecycle event.
