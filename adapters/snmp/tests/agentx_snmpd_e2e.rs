@@ -8,23 +8,11 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ENTRY: &str = ".1.3.6.1.4.1.36957.1.1.1";
-
-fn sbin(env: &str, name: &str) -> PathBuf {
-    let path = std::env::var(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new("/usr/sbin").join(name));
-    assert!(
-        path.exists(),
-        "{} not found: run scripts/test (scripts/setup/20-snmp.sh installs snmpd and snmptrapd)",
-        path.display()
-    );
-    path
-}
 
 /// Where the master listens for subagents.
 enum Master {
@@ -268,70 +256,13 @@ fn walk_get_and_bulkwalk_through_snmpd() {
     assert!(missing.contains("No Such Instance"), "{missing}");
 }
 
-struct TrapReceiver {
-    child: Child,
-    log: PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl TrapReceiver {
-    fn start() -> TrapReceiver {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("snmptrapd.conf");
-        std::fs::write(&conf, "disableAuthorization yes\ndoNotLogTraps no\n").unwrap();
-        let log = dir.path().join("traps.log");
-        let port = free_udp_port();
-        let child = Command::new(sbin("VIRTBUS_TEST_SNMPTRAPD", "snmptrapd"))
-            .args(["-f", "-n", "-C", "-c"])
-            .arg(&conf)
-            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB", "-OnUe", "-Lf"])
-            .arg(&log)
-            .arg(format!("udp:127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmptrapd starts");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if std::fs::read_to_string(&log)
-                .map(|t| t.contains("NET-SNMP version"))
-                .unwrap_or(false)
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TrapReceiver {
-            child,
-            log,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn wait_for(&self, needles: &[&str]) -> String {
-        let started = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if needles.iter().all(|n| text.contains(n)) {
-                return text;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "trap with {needles:?} not received:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for TrapReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Waits until one trap mentions every needle.
+fn wait_for(traps: &TrapReceiver, needles: &[&str]) -> String {
+    traps.wait(
+        Duration::from_secs(20),
+        &format!("trap with {needles:?} not received"),
+        |text| needles.iter().all(|n| text.contains(n)).then(|| text.to_string()),
+    )
 }
 
 #[test]
@@ -351,7 +282,7 @@ fn sets_through_snmpd_change_guests_and_traps_arrive() {
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
     assert_eq!(value_of(snmpd.v2c("snmpget", "public", &[&alpha]).trim()), "INTEGER: 3");
     // libvirtGuestNotif with alpha's name, relayed by snmpd.
-    traps.wait_for(&[".1.3.6.1.4.1.36957.0.1", "\"alpha\""]);
+    wait_for(&traps, &[".1.3.6.1.4.1.36957.0.1", "\"alpha\""]);
 
     // Refusals keep the protocol's own status, and change nothing.
     let (ok, text) = snmpd.tool("snmpset", &["-v2c", "-c", "private"], &[&alpha, "i", "4"]);
@@ -402,7 +333,7 @@ fn sets_through_snmpd_change_guests_and_traps_arrive() {
     assert_eq!(agent.ctl(&["domstate", "beta"]).trim(), "shut off");
     snmpd.v2c("snmpset", "private", &[&row, "i", "4"]);
     assert_eq!(agent.ctl(&["domstate", "beta"]).trim(), "running");
-    traps.wait_for(&["\"beta\""]);
+    wait_for(&traps, &["\"beta\""]);
 }
 
 #[test]

@@ -5,8 +5,7 @@
 mod common;
 use common::*;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -15,96 +14,40 @@ use std::time::{Duration, Instant};
 /// snmptrapd printing one line per notification in a format the test
 /// parses: version, community, enterprise, generic and specific trap, agent
 /// address, then the varbinds.
-struct TrapReceiver {
-    child: Child,
-    log: PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
+fn start_receiver() -> TrapReceiver {
+    TrapReceiver::start_with(
+        "format1 V1TRAP version=%s community=%P enterprise=%N generic=%w specific=%q agent=%a varbinds=%v\\n\n\
+         format2 V2NOTIF version=%s community=%P varbinds=%v\\n\n",
+    )
 }
 
-impl TrapReceiver {
-    fn start() -> TrapReceiver {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("snmptrapd.conf");
-        std::fs::write(
-            &conf,
-            "disableAuthorization yes\ndoNotLogTraps no\n\
-             format1 V1TRAP version=%s community=%P enterprise=%N generic=%w specific=%q agent=%a varbinds=%v\\n\n\
-             format2 V2NOTIF version=%s community=%P varbinds=%v\\n\n",
-        )
-        .unwrap();
-        let log = dir.path().join("traps.log");
-        let port = free_udp_port();
-        let snmptrapd = std::env::var("VIRTBUS_TEST_SNMPTRAPD").unwrap_or_else(|_| "/usr/sbin/snmptrapd".into());
-        let child = Command::new(snmptrapd)
-            .args(["-f", "-n", "-C", "-c"])
-            .arg(&conf)
-            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB", "-OnUe", "-Lf"])
-            .arg(&log)
-            .arg(format!("udp:127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmptrapd runs (apt-get install snmptrapd)");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if std::fs::read_to_string(&log)
-                .map(|t| t.contains("NET-SNMP version"))
-                .unwrap_or(false)
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TrapReceiver {
-            child,
-            log,
-            port,
-            _dir: dir,
-        }
-    }
-
-    /// The notification lines starting with `kind` that mention `needle`,
-    /// once there are `count` of them.
-    fn wait_for(&self, kind: &str, needle: &str, count: usize) -> Vec<String> {
-        let started = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+/// The notification lines starting with `kind` that mention `needle`, once
+/// there are `count` of them.
+fn wait_for(traps: &TrapReceiver, kind: &str, needle: &str, count: usize) -> Vec<String> {
+    traps.wait(
+        Duration::from_secs(20),
+        &format!("waited for {count} {kind} with {needle}"),
+        |text| {
             let lines: Vec<String> = text
                 .lines()
                 .filter(|l| l.starts_with(kind) && l.contains(needle))
                 .map(str::to_string)
                 .collect();
-            if lines.len() >= count {
-                return lines;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "waited for {count} {kind} with {needle}:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for TrapReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            (lines.len() >= count).then_some(lines)
+        },
+    )
 }
 
 #[test]
 fn v1_traps_map_enterprise_and_specific_trap() {
-    let traps = TrapReceiver::start();
+    let traps = start_receiver();
     let config = format!(
         "[snmp]\ntrap_version = \"v1\"\ntrap_community = \"traps\"\ntrap_sinks = [\"udp:127.0.0.1:{}\"]\n",
         traps.port
     );
     let agent = Agent::start_with(&["--snmp-listen", "udp:127.0.0.1:0"], &[], Some(&config));
     agent.ctl(&["suspend", "alpha"]);
-    let lines = traps.wait_for("V1TRAP", "\"alpha\"", 1);
+    let lines = wait_for(&traps, "V1TRAP", "\"alpha\"", 1);
     let line = &lines[0];
     // RFC 3584 §3.2: snmpTrapOID libvirtGuestNotif = libvirtMIB.0.1, so the
     // enterprise is libvirtMIB, generic-trap enterpriseSpecific(6) and
@@ -263,7 +206,7 @@ impl Drop for LossyRelay {
 
 #[test]
 fn informs_are_retransmitted_until_snmptrapd_acknowledges() {
-    let traps = TrapReceiver::start();
+    let traps = start_receiver();
     let trapd: SocketAddr = format!("127.0.0.1:{}", traps.port).parse().unwrap();
     // One sink loses the first inform, the other loses everything.
     let lossy = LossyRelay::start(1, Some(trapd));
@@ -278,7 +221,7 @@ fn informs_are_retransmitted_until_snmptrapd_acknowledges() {
     agent.ctl(&["suspend", "alpha"]);
 
     // The retransmission got through and snmptrapd acknowledged it.
-    let lines = traps.wait_for("V2NOTIF", "\"alpha\"", 1);
+    let lines = wait_for(&traps, "V2NOTIF", "\"alpha\"", 1);
     assert!(lines[0].contains("version=1 "), "{}", lines[0]);
     assert!(lines[0].contains(".1.3.6.1.4.1.36957.0.1"), "{}", lines[0]);
     let started = Instant::now();
@@ -318,5 +261,5 @@ fn informs_are_retransmitted_until_snmptrapd_acknowledges() {
     // Exactly one notification reached snmptrapd: the retransmission was
     // acknowledged, so nothing more was sent to it.
     assert_eq!(lossy.seen().len(), 2);
-    assert_eq!(traps.wait_for("V2NOTIF", "\"alpha\"", 1).len(), 1);
+    assert_eq!(wait_for(&traps, "V2NOTIF", "\"alpha\"", 1).len(), 1);
 }

@@ -6,8 +6,7 @@
 
 mod common;
 use common::*;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ENTRY: &str = ".1.3.6.1.4.1.36957.1.1.1";
 
@@ -33,79 +32,17 @@ fn get_state(agent: &Agent, uuid: &str) -> String {
     value_of(agent.v2c("snmpget", "public", &["-OnUe"], &[&state_oid(uuid)]).trim()).to_string()
 }
 
-struct TrapReceiver {
-    child: Child,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl TrapReceiver {
-    fn start() -> TrapReceiver {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("snmptrapd.conf");
-        std::fs::write(&conf, "disableAuthorization yes\ndoNotLogTraps no\n").unwrap();
-        let log = dir.path().join("traps.log");
-        let port = free_udp_port();
-        let snmptrapd = std::env::var("VIRTBUS_TEST_SNMPTRAPD").unwrap_or_else(|_| "/usr/sbin/snmptrapd".into());
-        let child = Command::new(snmptrapd)
-            .args(["-f", "-n", "-C", "-c"])
-            .arg(&conf)
-            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB", "-OnUe", "-Lf"])
-            .arg(&log)
-            .arg(format!("udp:127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmptrapd runs (apt-get install snmptrapd)");
-        // Wait until it has opened its log (it writes a start line).
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if std::fs::read_to_string(&log)
-                .map(|t| t.contains("NET-SNMP version"))
-                .unwrap_or(false)
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TrapReceiver {
-            child,
-            log,
-            _dir: dir,
-            port,
-        }
-    }
-
-    fn text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until `count` libvirtGuestNotif traps naming `name` arrived.
-    fn wait_for(&self, name: &str, count: usize) -> String {
-        let started = Instant::now();
-        loop {
-            let text = self.text();
-            let n = text.matches(".1.3.6.1.4.1.36957.0.1").filter(|_| true).count();
+/// Waits until `count` libvirtGuestNotif traps naming `name` arrived.
+fn wait_for(traps: &TrapReceiver, name: &str, count: usize) -> String {
+    traps.wait(
+        Duration::from_secs(10),
+        &format!("waited for {count} traps for {name}"),
+        |text| {
+            let n = text.matches(".1.3.6.1.4.1.36957.0.1").count();
             let named = text.matches(&format!("\"{name}\"")).count();
-            if n >= count && named >= count {
-                return text;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "waited for {count} traps for {name}:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for TrapReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            (n >= count && named >= count).then(|| text.to_string())
+        },
+    )
 }
 
 #[test]
@@ -119,7 +56,7 @@ fn sets_drive_the_guest_and_each_event_traps() {
     assert!(ok, "{text}");
     assert_eq!(get_state(&agent, ALPHA), "INTEGER: 3");
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "paused");
-    let log = traps.wait_for("alpha", 1);
+    let log = wait_for(&traps, "alpha", 1);
     // The UUID varbind carries the 16 raw octets (shown with the MIB's hint).
     assert!(
         log.contains(&format!(".1.3.6.1.4.1.36957.1.1.1.1.0 = STRING: {ALPHA}")),
@@ -139,14 +76,14 @@ fn sets_drive_the_guest_and_each_event_traps() {
     let (ok, text) = set(&agent, "private", &[&state_oid(ALPHA), "i", "1"]);
     assert!(ok, "{text}");
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "running");
-    traps.wait_for("alpha", 2);
+    wait_for(&traps, "alpha", 2);
 
     // running -> shutdown: the test driver shuts the guest off at once.
     let (ok, text) = set(&agent, "private", &[&state_oid(ALPHA), "i", "4"]);
     assert!(ok, "{text}");
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "shut off");
     assert_eq!(get_state(&agent, ALPHA), "INTEGER: 5");
-    let log = traps.wait_for("alpha", 3);
+    let log = wait_for(&traps, "alpha", 3);
     assert!(
         log.contains(".1.3.6.1.4.1.36957.1.1.1.9.0 = INTEGER: 2"),
         "notInService after shutdown:\n{log}"
@@ -156,11 +93,11 @@ fn sets_drive_the_guest_and_each_event_traps() {
     let (ok, text) = set(&agent, "private", &[&row_oid(ALPHA), "i", "4"]);
     assert!(ok, "{text}");
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "running");
-    traps.wait_for("alpha", 4);
+    wait_for(&traps, "alpha", 4);
     let (ok, text) = set(&agent, "private", &[&row_oid(ALPHA), "i", "6"]);
     assert!(ok, "{text}");
     assert_eq!(agent.ctl(&["domstate", "alpha"]).trim(), "shut off");
-    traps.wait_for("alpha", 5);
+    wait_for(&traps, "alpha", 5);
 
     // createAndGo with State=paused in the same request starts it paused.
     let (ok, text) = set(

@@ -274,3 +274,95 @@ impl Drop for Agent {
 pub fn value_of(line: &str) -> &str {
     line.split_once(" = ").map(|(_, v)| v).unwrap_or("")
 }
+
+/// A system tool from `/usr/sbin` (or the path in `env`), or a failure
+/// telling how to get it.
+pub fn sbin(env: &str, name: &str) -> PathBuf {
+    let path = std::env::var(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new("/usr/sbin").join(name));
+    assert!(
+        path.exists(),
+        "{} not found: run scripts/test (scripts/setup/20-snmp.sh installs snmpd and snmptrapd)",
+        path.display()
+    );
+    path
+}
+
+/// Debian's snmptrapd on a loopback port of its own, logging every
+/// notification (numeric OIDs) to a file; stopped on drop.
+pub struct TrapReceiver {
+    child: Child,
+    log: PathBuf,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TrapReceiver {
+    pub fn start() -> TrapReceiver {
+        TrapReceiver::start_with("")
+    }
+
+    /// With `conf_extra` appended to its configuration (e.g. `format1`
+    /// lines).
+    pub fn start_with(conf_extra: &str) -> TrapReceiver {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("snmptrapd.conf");
+        std::fs::write(
+            &conf,
+            format!("disableAuthorization yes\ndoNotLogTraps no\n{conf_extra}"),
+        )
+        .unwrap();
+        let log = dir.path().join("traps.log");
+        let port = free_udp_port();
+        let child = Command::new(sbin("VIRTBUS_TEST_SNMPTRAPD", "snmptrapd"))
+            .args(["-f", "-n", "-C", "-c"])
+            .arg(&conf)
+            .args(["-M", &mib_dirs(), "-m", "LIBVIRT-MIB", "-OnUe", "-Lf"])
+            .arg(&log)
+            .arg(format!("udp:127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmptrapd starts");
+        // Wait until it has opened its log (it writes a start line).
+        let receiver = TrapReceiver {
+            child,
+            log,
+            port,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) && !receiver.text().contains("NET-SNMP version") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        receiver
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls the log until `found` answers, failing after `limit` with
+    /// `what` and the log.
+    pub fn wait<T>(&self, limit: Duration, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
+        let started = Instant::now();
+        loop {
+            let text = self.text();
+            if let Some(result) = found(&text) {
+                return result;
+            }
+            assert!(started.elapsed() < limit, "{what}:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TrapReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
