@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+#[path = "../peers/mod.rs"]
+mod peers;
 use parking_lot::Mutex;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -270,39 +272,19 @@ pub struct PrivateLibvirtd {
 /// The daemon, or a failure telling how to get it: these tests never pass
 /// without a real libvirtd.
 fn libvirtd_binary() -> PathBuf {
-    let path = std::env::var_os("VIRTBUS_TEST_LIBVIRTD")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/libvirtd"));
-    assert!(
-        path.exists(),
-        "libvirtd not found at {}: run scripts/test, which installs Debian's libvirt-daemon, libvirt-daemon-driver-qemu and libvirt-clients",
-        path.display()
-    );
-    path
+    peers::peer_binary(
+        "VIRTBUS_TEST_LIBVIRTD",
+        "/usr/sbin/libvirtd",
+        "libvirt-daemon, libvirt-daemon-driver-qemu and libvirt-clients",
+    )
 }
 
 pub fn virsh_binary() -> PathBuf {
-    let path = std::env::var_os("VIRTBUS_TEST_VIRSH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/virsh"));
-    assert!(
-        path.exists(),
-        "virsh not found at {}: run scripts/test, which installs Debian's libvirt-clients",
-        path.display()
-    );
-    path
+    peers::peer_binary("VIRTBUS_TEST_VIRSH", "/usr/bin/virsh", "libvirt-clients")
 }
 
 pub fn qemu_binary() -> PathBuf {
-    let path = std::env::var_os("VIRTBUS_TEST_QEMU")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
-    assert!(
-        path.exists(),
-        "qemu-system-x86_64 not found at {}: run scripts/test, which installs Debian's qemu-system-x86",
-        path.display()
-    );
-    path
+    peers::peer_binary("VIRTBUS_TEST_QEMU", "/usr/bin/qemu-system-x86_64", "qemu-system-x86")
 }
 
 /// A disk-less 64 MiB TCG guest: it idles in its firmware, enough for

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+#[path = "../peers/mod.rs"]
+mod peers;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
@@ -14,27 +16,15 @@ use virtbus_schemas::DomainDef;
 /// The emulator, or a failure telling how to get it: these tests never
 /// pass without a real qemu.
 pub fn qemu_binary() -> PathBuf {
-    let path = std::env::var_os("VIRTBUS_TEST_QEMU")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
-    assert!(
-        path.exists(),
-        "qemu-system-x86_64 not found at {}: run scripts/test, which installs Debian's qemu-system-x86 and qemu-utils",
-        path.display()
-    );
-    path
+    peers::peer_binary(
+        "VIRTBUS_TEST_QEMU",
+        "/usr/bin/qemu-system-x86_64",
+        "qemu-system-x86 and qemu-utils",
+    )
 }
 
 pub fn qemu_img_binary() -> PathBuf {
-    let path = std::env::var_os("VIRTBUS_TEST_QEMU_IMG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-img"));
-    assert!(
-        path.exists(),
-        "qemu-img not found at {}: run scripts/test, which installs Debian's qemu-utils",
-        path.display()
-    );
-    path
+    peers::peer_binary("VIRTBUS_TEST_QEMU_IMG", "/usr/bin/qemu-img", "qemu-utils")
 }
 
 /// A session driver on `state_dir`, allowed to run the test emulator.
