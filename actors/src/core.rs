@@ -415,7 +415,7 @@ impl Core {
 
     /// Statistics no older than `max_age` (see [`crate::stats`]).
     pub async fn stats(&self, uuid: Uuid, max_age: std::time::Duration) -> VirtResult<Arc<DomainStats>> {
-        if let Some(stats) = self.shared.stats.get(uuid, max_age) {
+        if let Some(stats) = self.cached_stats(uuid, max_age) {
             return Ok(stats);
         }
         let stats = self.domain_stats(uuid).await?;

@@ -4,14 +4,12 @@
 use crate::bus::Bus;
 use crate::domain::DomainKind;
 use crate::network::NetworkKind;
-use crate::object::ObjectActor;
+use crate::object::{ObjectActor, Registered};
 use crate::pool::PoolKind;
 use crate::snapshot::SnapshotCell;
 use crate::stats::StatsCache;
 use crate::store::Store;
 use actix::{Addr, ArbiterHandle, Supervisor};
-use parking_lot::RwLock;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -25,9 +23,9 @@ pub type NetworkAddr = Addr<ObjectActor<NetworkKind>>;
 /// snapshot; addresses live here.
 #[derive(Default)]
 pub struct Registry {
-    pub domains: RwLock<HashMap<Uuid, DomainAddr>>,
-    pub pools: RwLock<HashMap<Uuid, PoolAddr>>,
-    pub networks: RwLock<HashMap<Uuid, NetworkAddr>>,
+    pub domains: Registered<DomainKind>,
+    pub pools: Registered<PoolKind>,
+    pub networks: Registered<NetworkKind>,
 }
 
 pub struct Shared {
