@@ -383,3 +383,106 @@ fn indication_subscriptions_outlive_an_agent_restart() {
     py(&["receive", &format!("http://{addr}"), &port, "afterrestart"]);
     assert!(agent.ok(&["list", "--all"]).contains("afterrestart"));
 }
+
+/// Runs one of the CIM adapter's pywbem scripts (adapters/cim/tests/py).
+fn run_cim_py(script: &str, args: &[&str]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../adapters/cim/tests/py")
+        .join(script);
+    let out = Command::new(python())
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{script} {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn storage_volumes_through_create_and_delete_resource_in_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, addr) = start_agent(dir.path());
+    let url = format!("http://{addr}");
+    let before = agent.ok(&["-q", "vol-list", "default-pool"]);
+    assert!(!before.contains("cimvol.img"), "{before}");
+
+    run_cim_py("pywbem_volumes.py", &[&url, "default-pool", "cimvol.img", "create"]);
+    // ctl sees the volume CIM created, where CIM said it is; the refused
+    // calls created nothing.
+    let listed = agent.ok(&["-q", "vol-list", "default-pool"]);
+    assert!(
+        listed.contains("cimvol.img") && listed.contains("/default-pool/cimvol.img"),
+        "{listed}"
+    );
+    assert!(!listed.contains("x.img"), "{listed}");
+    let info = agent.ok(&["vol-dumpxml", "--pool", "default-pool", "cimvol.img"]);
+    assert!(info.contains(">1073741824</capacity>"), "{info}");
+
+    // pywbemcli lists the volume's RASD by the path CreateResourceInPool returned.
+    let (ok, stdout, stderr) = run(
+        &tool("pywbemcli"),
+        &[
+            "-s",
+            &url,
+            "-d",
+            "root/virt",
+            "instance",
+            "enumerate",
+            "KVM_StorageVolumeResourceAllocationSettingData",
+            "--no",
+        ],
+    );
+    assert!(ok && stdout.contains("/default-pool/cimvol.img"), "{stdout} {stderr}");
+
+    // pywbemcli invokemethod (the one-liners of docs/cim.md): MOF text for
+    // the embedded instance, the pool as a reference.
+    let rpcs_call = |method: &str, settings: &str| {
+        run(
+            &tool("pywbemcli"),
+            &[
+                "-s",
+                &url,
+                "-d",
+                "root/virt",
+                "instance",
+                "invokemethod",
+                "KVM_ResourcePoolConfigurationService.?",
+                method,
+                "-p",
+                settings,
+                "-p",
+                "Pool=KVM_DiskPool.InstanceID=\"DiskPool/default-pool\"",
+            ],
+        )
+    };
+    let (ok, stdout, stderr) = rpcs_call(
+        "CreateResourceInPool",
+        "Settings=instance of KVM_StorageVolumeResourceAllocationSettingData { VolumeName = \"cli.img\"; Capacity = 8; AllocationUnits = \"M\"; FormatType = 2; };",
+    );
+    assert!(ok && stdout.contains("ReturnValue=0"), "{stdout} {stderr}");
+    assert!(stdout.contains("/default-pool/cli.img"), "{stdout}");
+    let info = agent.ok(&["vol-dumpxml", "--pool", "default-pool", "cli.img"]);
+    assert!(info.contains(">8388608</capacity>") && info.contains("qcow2"), "{info}");
+    let (ok, stdout, stderr) = rpcs_call(
+        "DeleteResourceInPool",
+        "Resource=instance of KVM_StorageVolumeResourceAllocationSettingData { Path = \"/default-pool/cli.img\"; };",
+    );
+    assert!(ok && stdout.contains("ReturnValue=0"), "{stdout} {stderr}");
+    // Deleting it again: pywbemcli reports the server's CIM_ERR_NOT_FOUND.
+    let (ok, _, stderr) = rpcs_call(
+        "DeleteResourceInPool",
+        "Resource=instance of KVM_StorageVolumeResourceAllocationSettingData { Path = \"/default-pool/cli.img\"; };",
+    );
+    assert!(!ok && stderr.contains("CIM_ERR_NOT_FOUND"), "{stderr}");
+
+    run_cim_py("pywbem_volumes.py", &[&url, "default-pool", "cimvol.img", "delete"]);
+    let listed = agent.ok(&["-q", "vol-list", "default-pool"]);
+    assert!(!listed.contains("cimvol.img"), "{listed}");
+    assert_eq!(listed, before);
+    let status = agent.terminate();
+    assert!(status.success(), "agent exit status {status}");
+}

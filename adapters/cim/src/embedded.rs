@@ -17,10 +17,16 @@ pub fn parse(text: &str) -> Result<Instance, CimError> {
     if trimmed.starts_with('<') {
         let el = dom::parse(trimmed.as_bytes(), dom::Limits::default())
             .map_err(|e| bad(format!("embedded instance: {e}")))?;
-        if el.name != "INSTANCE" {
-            return Err(bad(format!("embedded object is {}, not INSTANCE", el.name)));
-        }
-        request::instance(&el).map_err(|e| bad(format!("embedded instance: {e}")))
+        // An instance with its path, as pywbem's tocimxmlstr() writes a
+        // fetched instance, carries the INSTANCE inside.
+        let inst = match el.name.as_str() {
+            "INSTANCE" => &el,
+            "VALUE.NAMEDINSTANCE" | "VALUE.OBJECTWITHLOCALPATH" | "VALUE.OBJECTWITHPATH" => el
+                .child("INSTANCE")
+                .ok_or_else(|| bad(format!("embedded {} holds no INSTANCE", el.name)))?,
+            other => return Err(bad(format!("embedded object is {other}, not INSTANCE"))),
+        };
+        request::instance(inst).map_err(|e| bad(format!("embedded instance: {e}")))
     } else {
         parse_mof(trimmed)
     }

@@ -88,7 +88,7 @@ pub fn status_for(code: ErrorCode) -> CimStatus {
         | E::NoSecret => CimStatus::NotFound,
         E::InvalidArg | E::XmlError | E::XmlDetail | E::InvalidMac => CimStatus::InvalidParameter,
         E::NoSupport => CimStatus::NotSupported,
-        E::DomExist | E::NetworkExist => CimStatus::AlreadyExists,
+        E::DomExist | E::NetworkExist | E::StorageVolExist => CimStatus::AlreadyExists,
         E::OperationDenied | E::AuthFailed => CimStatus::AccessDenied,
         _ => CimStatus::Failed,
     }
@@ -119,6 +119,7 @@ mod tests {
             (ErrorCode::NoSupport, 7),
             (ErrorCode::DomExist, 11),
             (ErrorCode::NetworkExist, 11),
+            (ErrorCode::StorageVolExist, 11),
             (ErrorCode::OperationDenied, 2),
             (ErrorCode::AuthFailed, 2),
             (ErrorCode::OperationInvalid, 1),

@@ -76,6 +76,7 @@ pub const CONCRETE: &[&str] = &[
     "KVM_InputResourceAllocationSettingData",
     "KVM_ConsoleResourceAllocationSettingData",
     "KVM_ControllerResourceAllocationSettingData",
+    "KVM_StorageVolumeResourceAllocationSettingData",
     "KVM_Processor",
     "KVM_Memory",
     "KVM_LogicalDisk",
@@ -174,7 +175,9 @@ pub fn guest_of(path: &ObjectPath) -> Option<String> {
     if class == "kvm_enabledlogicalelementcapabilities" {
         return path.key_text("InstanceID").map(str::to_string);
     }
-    if class.ends_with("resourceallocationsettingdata") {
+    if class.ends_with("resourceallocationsettingdata")
+        && !class.ends_with("storagevolumeresourceallocationsettingdata")
+    {
         return path
             .key_text("InstanceID")
             .and_then(|id| id.split_once('/'))

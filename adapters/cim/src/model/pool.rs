@@ -5,6 +5,54 @@
 use super::device::{RT_DISK, RT_GRAPHICS, RT_INPUT, RT_MEM, RT_NET, RT_OTHER, RT_PROC};
 use super::Ctx;
 use crate::value::{CimType, Instance, Value};
+use virtbus_drivers::VolumeRecord;
+
+/// libvirt-cim's CIM_RES_TYPE_IMAGE: the ResourceType of a storage volume.
+pub const RT_IMAGE: u16 = 32768;
+/// The StorageVolume RASD class.
+pub const VOLUME_RASD: &str = "KVM_StorageVolumeResourceAllocationSettingData";
+
+/// libvirt-cim's FormatType of a volume format (1 raw, 2 qcow2, 0 other).
+pub fn format_type(format: Option<&str>) -> u16 {
+    match format {
+        Some("raw") => 1,
+        Some("qcow2") => 2,
+        _ => 0,
+    }
+}
+
+/// The InstanceID of a volume's RASD: its path, as libvirt-cim returns it
+/// from CreateResourceInPool; `<pool>/<volume>` for a volume without a path.
+pub fn volume_id(vol: &VolumeRecord) -> String {
+    match &vol.def.target_path {
+        Some(path) => path.clone(),
+        None => format!("{}/{}", vol.pool, vol.def.name),
+    }
+}
+
+/// A storage volume as a KVM_StorageVolumeResourceAllocationSettingData.
+pub fn volume_rasd(vol: &VolumeRecord) -> Instance {
+    let def = &vol.def;
+    Instance::new(VOLUME_RASD)
+        .with("InstanceID", CimType::String, Value::str(volume_id(vol)))
+        .with("ResourceType", CimType::Uint16, Value::num(RT_IMAGE))
+        .with("PoolID", CimType::String, Value::str(format!("DiskPool/{}", vol.pool)))
+        .with("VolumeName", CimType::String, Value::str(&def.name))
+        .with("Path", CimType::String, Value::opt_str(def.target_path.as_deref()))
+        .with("Address", CimType::String, Value::opt_str(def.target_path.as_deref()))
+        .with(
+            "FormatType",
+            CimType::Uint16,
+            Value::num(format_type(def.format.as_deref())),
+        )
+        .with("Capacity", CimType::Uint64, Value::num(def.capacity_bytes))
+        .with(
+            "AllocationQuantity",
+            CimType::Uint64,
+            Value::num(def.allocation_bytes.unwrap_or(def.capacity_bytes)),
+        )
+        .with("AllocationUnits", CimType::String, Value::str("Bytes"))
+}
 
 fn pool(class: &str, id: &str, resource_type: u16, primordial: bool) -> Instance {
     Instance::new(class)
@@ -42,6 +90,12 @@ pub fn instances(ctx: &Ctx<'_>, class: &str) -> Option<Vec<Instance>> {
                     .with("AllocationUnits", CimType::String, Value::str("Bytes"))
                     .with("Path", CimType::String, Value::opt_str(p.def.target_path.as_deref()))
             })
+            .collect(),
+        VOLUME_RASD => ctx
+            .snap
+            .pools
+            .values()
+            .flat_map(|p| p.volumes.iter().map(volume_rasd))
             .collect(),
         "KVM_NetworkPool" => ctx
             .snap

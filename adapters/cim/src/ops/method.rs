@@ -95,6 +95,14 @@ pub async fn invoke(
             pools::delete(engine, params).await?;
             (RC_OK, vec![])
         }
+        ("KVM_ResourcePoolConfigurationService", "CreateResourceInPool") => {
+            let resource = pools::create_in_pool(engine, ns, params).await?;
+            (RC_OK, vec![("Resource", Value::Ref(resource))])
+        }
+        ("KVM_ResourcePoolConfigurationService", "DeleteResourceInPool") => {
+            pools::delete_in_pool(engine, params).await?;
+            (RC_OK, vec![])
+        }
         ("KVM_VirtualSystemManagementService", "ModifySystemSettings") => {
             settings::modify_system(engine, params).await?;
             (RC_OK, vec![])

@@ -204,6 +204,25 @@ const RPCS_METHODS: &[MethodDef] = &[
             pref("Job", "CIM_ConcreteJob", false, true),
         ],
     },
+    MethodDef {
+        name: "CreateResourceInPool",
+        ret: Uint32,
+        params: &[
+            pembedded("Settings", "CIM_ResourceAllocationSettingData", false),
+            pref("Pool", "CIM_ResourcePool", true, false),
+            pref("Resource", "CIM_ResourceAllocationSettingData", false, true),
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
+    MethodDef {
+        name: "DeleteResourceInPool",
+        ret: Uint32,
+        params: &[
+            pembedded("Resource", "CIM_ResourceAllocationSettingData", false),
+            pref("Pool", "CIM_ResourcePool", true, false),
+            pref("Job", "CIM_ConcreteJob", false, true),
+        ],
+    },
 ];
 
 const MANAGED_ELEMENT: &[PropDef] = &[
@@ -666,6 +685,24 @@ pub static CLASSES: &[ClassDef] = &[
         description: "a controller of a guest",
         ..class(
             "KVM_ControllerResourceAllocationSettingData",
+            Some("KVM_ResourceAllocationSettingData"),
+            Scope::Virt,
+        )
+    },
+    ClassDef {
+        props: &[
+            prop("VolumeName", String),
+            prop("Path", String),
+            PropDef {
+                value_map: Some((&["0", "1", "2"], &["Unknown", "raw", "qcow2"])),
+                ..prop("FormatType", Uint16)
+            },
+            prop("Capacity", Uint64),
+            prop("AllocationQuantity", Uint64),
+        ],
+        description: "a storage volume of a disk pool (CreateResourceInPool)",
+        ..class(
+            "KVM_StorageVolumeResourceAllocationSettingData",
             Some("KVM_ResourceAllocationSettingData"),
             Scope::Virt,
         )
