@@ -346,8 +346,9 @@ impl Core {
         self.command::<DomainKind>(uuid, op).await
     }
 
-    /// Starts every inactive pool and domain marked autostart, pools first
-    /// (guests may use their volumes), as libvirtd does when it starts.
+    /// Starts every inactive network, pool and domain marked autostart, in
+    /// that order (guests may use their networks and volumes), as libvirtd
+    /// does when it starts.
     /// Failures are logged and returned as (kind, name, error); they never
     /// stop the agent. Nothing to do for drivers that keep definitions
     /// (libvirtd autostarts its own objects).
@@ -357,6 +358,22 @@ impl Core {
             return failed;
         }
         let snap = self.snapshot();
+        let mut networks: Vec<_> = snap
+            .networks
+            .values()
+            .filter(|n| n.autostart && !n.active)
+            .map(|n| (n.def.uuid, n.def.name.clone()))
+            .collect();
+        networks.sort_by(|a, b| a.1.cmp(&b.1));
+        for (uuid, name) in networks {
+            match self.network(uuid, NetworkOp::Start).await {
+                Ok(_) => tracing::info!(network = %name, "autostarted"),
+                Err(err) => {
+                    tracing::error!(network = %name, error = %err, "autostart failed");
+                    failed.push(("network", name, err));
+                }
+            }
+        }
         let mut pools: Vec<_> = snap
             .pools
             .values()
@@ -594,11 +611,19 @@ fn replay_store(conn: &Connection, stored: StoredState) {
         }
     }
     for uuid in stored.networks.removed {
-        if conn.network.get_network(uuid).is_ok() {
+        // A network the driver found still running after it was undefined
+        // (transient now, as libvirt leaves it) stays up; only a base
+        // object the driver recreated as persistent goes again.
+        if conn.network.get_network(uuid).is_ok_and(|rec| rec.persistent) {
             let _ = conn.network.destroy_network(uuid);
             if let Err(err) = conn.network.undefine_network(uuid) {
                 tracing::error!(network = %uuid, error = %err, "stored network removal could not be replayed");
             }
+        }
+    }
+    for uuid in stored.networks.autostart {
+        if let Err(err) = conn.network.set_network_autostart(uuid, true) {
+            tracing::error!(network = %uuid, error = %err, "stored autostart mark could not be restored");
         }
     }
 }

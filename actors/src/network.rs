@@ -17,6 +17,8 @@ pub enum NetworkOp {
     Undefine,
     Redefine(Box<NetworkDef>),
     CreateFrom(Box<NetworkDef>),
+    /// Start with the agent (`virNetworkSetAutostart`).
+    SetAutostart(bool),
 }
 
 pub struct NetworkKind;
@@ -32,18 +34,26 @@ impl ObjectKind for NetworkKind {
         let driver = &shared.conn.network;
         let persist = matches!(op, NetworkOp::Redefine(_));
         let undefine = matches!(op, NetworkOp::Undefine);
+        let autostart = match op {
+            NetworkOp::SetAutostart(on) => Some(on),
+            _ => None,
+        };
         let outcome = match op {
             NetworkOp::Start => driver.start_network(uuid)?,
             NetworkOp::Destroy => driver.destroy_network(uuid)?,
             NetworkOp::Undefine => driver.undefine_network(uuid)?,
             NetworkOp::Redefine(def) => driver.define_network(*def)?,
             NetworkOp::CreateFrom(def) => driver.create_network(*def)?,
+            NetworkOp::SetAutostart(on) => driver.set_network_autostart(uuid, on)?,
         };
         if let Some(store) = &shared.store {
             match &outcome.record {
                 Some(rec) if persist && rec.persistent => store.save(Kind::Network, uuid, &rec.def.to_xml())?,
                 _ if undefine => store.remove(Kind::Network, uuid)?,
                 _ => {}
+            }
+            if let Some(on) = autostart {
+                store.set_autostart(Kind::Network, uuid, on)?;
             }
         }
         Ok(applied(outcome, uuid, || Self::snapshot_name(shared, uuid)))

@@ -263,6 +263,12 @@ pub enum CtlCommand {
     NetStart { network: String },
     /// Stop a network.
     NetDestroy { network: String },
+    /// Start a network whenever the agent starts (--disable to stop doing so).
+    NetAutostart {
+        network: String,
+        #[arg(long)]
+        disable: bool,
+    },
     /// Undefine an inactive network.
     NetUndefine { network: String },
     /// Host information.

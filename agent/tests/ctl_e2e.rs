@@ -262,11 +262,41 @@ fn autostart_marks_persist_and_start_domains_with_the_agent() {
         err.contains("failed to mark pool tmp as autostarted") && err.contains("pool has no config file"),
         "{err}"
     );
+    // Networks likewise (libvirt's test driver marks persistent ones and
+    // refuses transient ones); a defined network starts with the agent.
+    let net_xml = files.path().join("autonet.xml");
+    std::fs::write(
+        &net_xml,
+        "<network><name>autonet</name><bridge name='vbauto0'/></network>",
+    )
+    .unwrap();
+    agent.ok(&["net-define", net_xml.to_str().unwrap()]);
+    assert_eq!(
+        agent.ok(&["net-autostart", "autonet"]),
+        "Network autonet marked as autostarted\n\n"
+    );
+    assert!(info_says(&agent.ok(&["net-info", "autonet"]), "Autostart:", "yes"));
+    assert!(info_says(&agent.ok(&["net-info", "autonet"]), "Active:", "no"));
+    let tmp_net = files.path().join("tmpnet.xml");
+    std::fs::write(
+        &tmp_net,
+        "<network><name>tmpnet</name><bridge name='vbtmp0'/></network>",
+    )
+    .unwrap();
+    agent.ok(&["net-create", tmp_net.to_str().unwrap()]);
+    let err = agent.fails(&["net-autostart", "tmpnet"]);
+    assert!(
+        err.contains("failed to mark network tmpnet as autostarted")
+            && err.contains("cannot set autostart for transient network"),
+        "{err}"
+    );
     assert!(agent.terminate().success());
 
     // The mark survived, and the agent started the domain on its way up.
     let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
     assert_eq!(agent.ok(&["domstate", "auto"]), "running\n\n");
+    assert!(info_says(&agent.ok(&["net-info", "autonet"]), "Active:", "yes"));
+    assert!(info_says(&agent.ok(&["net-info", "autonet"]), "Autostart:", "yes"));
     assert!(agent.ok(&["dominfo", "auto"]).contains("Autostart:      enable\n"));
     assert_eq!(
         agent.ok(&["autostart", "--disable", "auto"]),
@@ -278,4 +308,10 @@ fn autostart_marks_persist_and_start_domains_with_the_agent() {
     let agent = Agent::start(dir.path(), &["--snmp-listen", "off", "--cim-listen", "off"], &[]);
     assert_eq!(agent.ok(&["domstate", "auto"]), "shut off\n\n");
     assert!(agent.ok(&["dominfo", "auto"]).contains("Autostart:      disable\n"));
+}
+
+/// Whether the `LABEL value` line of a virsh-style info output has `value`.
+fn info_says(info: &str, label: &str, value: &str) -> bool {
+    info.lines()
+        .any(|l| l.strip_prefix(label).is_some_and(|rest| rest.trim() == value))
 }

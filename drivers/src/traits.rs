@@ -95,6 +95,12 @@ pub trait NetworkDriver: Send + Sync {
     fn start_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>>;
     fn destroy_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>>;
     fn undefine_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>>;
+    /// `virNetworkSetAutostart`: whether the agent starts the network when
+    /// it starts. No event. Drivers without it answer NO_SUPPORT.
+    fn set_network_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<NetworkRecord>> {
+        let _ = (uuid, autostart);
+        Err(virtbus_schemas::VirtError::no_support("virNetworkSetAutostart"))
+    }
 }
 
 /// The host: `virNodeGetInfo` and friends.

@@ -194,6 +194,7 @@ fn to_request(command: &CtlCommand) -> Result<Request, CtlError> {
         C::NetDumpxml { network } => Request::NetDumpxml { network },
         C::NetStart { network } => Request::NetStart { network },
         C::NetDestroy { network } => Request::NetDestroy { network },
+        C::NetAutostart { network, disable } => Request::NetAutostart { network, disable },
         C::NetUndefine { network } => Request::NetUndefine { network },
         C::Nodeinfo => Request::Nodeinfo,
         C::Status => Request::Status,
@@ -259,6 +260,10 @@ fn render(command: &CtlCommand, data: &Value, quiet: bool) -> String {
         C::NetCreate { file } => message(format!("Network {} created from {}", name(data), file.display())),
         C::NetStart { network } => message(format!("Network {network} started")),
         C::NetDestroy { network } => message(format!("Network {network} destroyed")),
+        C::NetAutostart { network, disable } => message(format!(
+            "Network {network} {} as autostarted",
+            if *disable { "unmarked" } else { "marked" }
+        )),
         C::NetUndefine { network } => message(format!("Network {network} has been undefined")),
         C::Nodeinfo => format::nodeinfo(data),
         C::Status => format::status(data),
@@ -332,6 +337,10 @@ fn failure(command: &CtlCommand, err: &WireError) -> Vec<String> {
         C::NetCreate { file } => Some(format!("Failed to create network from {}", file.display())),
         C::NetStart { network } => Some(format!("Failed to start network {network}")),
         C::NetDestroy { network } => Some(format!("Failed to destroy network {network}")),
+        C::NetAutostart { network, disable } => Some(format!(
+            "failed to {} network {network} as autostarted",
+            if *disable { "unmark" } else { "mark" }
+        )),
         C::NetUndefine { network } => Some(format!("Failed to undefine network {network}")),
         _ => None,
     });

@@ -173,6 +173,11 @@ pub enum Request {
     NetDestroy {
         network: String,
     },
+    NetAutostart {
+        network: String,
+        #[serde(default)]
+        disable: bool,
+    },
     NetUndefine {
         network: String,
     },

@@ -300,6 +300,9 @@ pub async fn execute(core: &Core, request: Request) -> VirtResult<Value> {
         }
         Request::NetStart { network } => network_op(core, &network, NetworkOp::Start).await,
         Request::NetDestroy { network } => network_op(core, &network, NetworkOp::Destroy).await,
+        Request::NetAutostart { network, disable } => {
+            network_op(core, &network, NetworkOp::SetAutostart(!disable)).await
+        }
         Request::NetUndefine { network } => network_op(core, &network, NetworkOp::Undefine).await,
         Request::Nodeinfo => {
             let info = core.node_info()?;

@@ -155,6 +155,20 @@ impl NetworkDriver for TestDriver {
         })
     }
 
+    /// `testNetworkSetAutostart`: persistent networks only.
+    fn set_network_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<NetworkRecord>> {
+        self.with_network(uuid, |obj| {
+            if !obj.persistent {
+                return Err(VirtError::operation_invalid(format!(
+                    "cannot set autostart for transient network '{}'",
+                    obj.def.name
+                )));
+            }
+            obj.autostart = autostart;
+            Ok(Vec::new())
+        })
+    }
+
     /// `testNetworkUndefine`.
     fn undefine_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>> {
         self.with_network(uuid, |obj| {
@@ -165,6 +179,7 @@ impl NetworkDriver for TestDriver {
                 )));
             }
             obj.persistent = false;
+            obj.autostart = false;
             Ok(net_event(NetworkEventType::Undefined))
         })
     }
