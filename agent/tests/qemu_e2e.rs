@@ -473,7 +473,8 @@ fn dir_pool_volume_resize_through_ctl_and_networks_are_no_support() {
     let err = agent.fails(&["vol-resize", "missing.img", "1M", "--pool", "images"]);
     assert!(err.contains("missing.img"), "{err}");
 
-    // The qemu driver manages no virtual networks: a clear NO_SUPPORT.
+    // Virtual networks need root (qemu:///system); the session driver
+    // refuses them with a clear NO_SUPPORT and a hint.
     let net = "<network><name>lab</name><bridge name='virbr77'/></network>";
     let err = agent.fails(&["net-define", &write_xml(files.path(), "net", net)]);
     assert!(err.contains("not supported") && err.contains("type='user'"), "{err}");

@@ -23,7 +23,20 @@ impl Agent {
     /// Starts `virtbus serve` with `args` on `state_dir` and waits until its
     /// control socket answers.
     pub fn start(state_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Agent {
-        let mut cmd = Command::new(BIN);
+        Agent::start_wrapped(&[], state_dir, args, envs)
+    }
+
+    /// Like [`Agent::start`], with the agent run through `wrapper` (e.g.
+    /// `ip netns exec NS`, which execs it: the child is the agent itself).
+    pub fn start_wrapped(wrapper: &[&str], state_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Agent {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(BIN);
+                cmd
+            }
+            None => Command::new(BIN),
+        };
         cmd.arg("serve")
             .arg("--state-dir")
             .arg(state_dir)

@@ -1,52 +1,8 @@
-//! The host as the qemu driver reports it ([`NodeDriver`]), and its networks
-//! ([`NetworkDriver`]): guests use qemu's `user` networking (SLIRP), which
-//! needs no host setup, so the driver manages no virtual networks; defining
-//! one is `NO_SUPPORT` with a hint.
+//! The host as the qemu driver reports it ([`NodeDriver`]).
 
 use super::QemuDriver;
-use crate::model::{NetworkRecord, Outcome};
-use crate::traits::{NetworkDriver, NodeDriver};
-use uuid::Uuid;
-use virtbus_schemas::{ErrorCode, NetworkDef, NodeInfo, VirtError, VirtResult};
-
-fn no_networks() -> VirtError {
-    VirtError::no_support(
-        "virtual networks are not managed by the qemu driver yet; give guests <interface type='user'> (or type='bridge' on an existing bridge as root)",
-    )
-}
-
-impl NetworkDriver for QemuDriver {
-    fn list_networks(&self) -> VirtResult<Vec<NetworkRecord>> {
-        Ok(Vec::new())
-    }
-
-    fn get_network(&self, uuid: Uuid) -> VirtResult<NetworkRecord> {
-        Err(VirtError::new(
-            ErrorCode::NoNetwork,
-            format!("no network with matching uuid '{uuid}'"),
-        ))
-    }
-
-    fn define_network(&self, _def: NetworkDef) -> VirtResult<Outcome<NetworkRecord>> {
-        Err(no_networks())
-    }
-
-    fn create_network(&self, _def: NetworkDef) -> VirtResult<Outcome<NetworkRecord>> {
-        Err(no_networks())
-    }
-
-    fn start_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>> {
-        self.get_network(uuid).map(|_| Outcome::new(None, Vec::new()))
-    }
-
-    fn destroy_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>> {
-        self.get_network(uuid).map(|_| Outcome::new(None, Vec::new()))
-    }
-
-    fn undefine_network(&self, uuid: Uuid) -> VirtResult<Outcome<NetworkRecord>> {
-        self.get_network(uuid).map(|_| Outcome::new(None, Vec::new()))
-    }
-}
+use crate::traits::NodeDriver;
+use virtbus_schemas::{NodeInfo, VirtError, VirtResult};
 
 /// `virNodeGetInfo` from `/proc/cpuinfo` and `/proc/meminfo`.
 fn read_node_info() -> NodeInfo {

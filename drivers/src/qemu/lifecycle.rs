@@ -11,6 +11,7 @@ use super::domains::DomObj;
 use super::events;
 use super::process::{self, RunFiles, RuntimeState};
 use super::qmp::{MonitorEvent, Qmp};
+use super::taps;
 use super::Inner;
 use crate::model::{DriverEvent, DriverNotice};
 use parking_lot::Mutex;
@@ -42,6 +43,8 @@ pub(crate) struct Running {
     pub barrier: u64,
     /// Disk paths claimed in `Inner::active_disks`.
     pub disks: Vec<String>,
+    /// Tap devices made for `type='network'` interfaces, removed at exit.
+    pub taps: Vec<String>,
 }
 
 impl Inner {
@@ -130,19 +133,29 @@ impl Inner {
             }
         }
         let files = RunFiles::new(&self.config.run_dir(), uuid);
-        let args = argv::build(
-            &def,
+        // The taps come first: the command line names them.
+        let (tapped, taps) = self.attach_taps(&def)?;
+        let prepared = argv::build(
+            &tapped,
             &ArgvContext {
                 accel,
                 qmp_socket: &files.qmp,
                 privileged: self.config.privileged,
             },
-        )?;
-        let disks = self.claim_disks(uuid, &def)?;
+        )
+        .and_then(|args| Ok((args, self.claim_disks(uuid, &def)?)));
+        let (args, disks) = match prepared {
+            Ok(ready) => ready,
+            Err(err) => {
+                taps::remove_taps(&taps);
+                return Err(err);
+            }
+        };
         let pid = match process::spawn(&emulator, &args, &files) {
             Ok(pid) => pid,
             Err(err) => {
                 self.release_disks(uuid, &disks);
+                taps::remove_taps(&taps);
                 // Name the domain and the machine: qemu's own message may not.
                 let machine = def.os.machine.as_deref().unwrap_or("pc");
                 return Err(VirtError::new(
@@ -159,6 +172,7 @@ impl Inner {
             process::wait_gone(pid, uuid, Duration::from_secs(5));
             files.remove_all();
             self.release_disks(uuid, &disks);
+            taps::remove_taps(&taps);
             err
         };
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -176,7 +190,7 @@ impl Inner {
             ))));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut live = (*def).clone();
+        let mut live = tapped;
         live.id = Some(id as i32);
         if obj.persistent && obj.new_def.is_none() {
             obj.new_def = Some(def.clone());
@@ -192,6 +206,7 @@ impl Inner {
             stopping: false,
             barrier: 0,
             disks,
+            taps,
         });
         if let Some(run) = obj.run.as_mut() {
             run.barrier = run.qmp.events_seen();
@@ -227,6 +242,7 @@ impl Inner {
             run.qmp.close();
             run.files.remove_all();
             self.release_disks(obj.def.uuid, &run.disks);
+            taps::remove_taps(&run.taps);
         }
         obj.id = None;
         if let Some(def) = obj.new_def.take() {
@@ -430,6 +446,7 @@ fn reattach_one(inner: &Arc<Inner>, saved: RuntimeState) -> VirtResult<u32> {
     };
     let Some(qmp) = connected else {
         files.remove_all();
+        taps::remove_taps(&taps::network_taps(&obj.def));
         let _ = std::fs::remove_file(&saved.qmp);
         if !obj.persistent {
             return Ok(0);
@@ -465,6 +482,7 @@ fn reattach_one(inner: &Arc<Inner>, saved: RuntimeState) -> VirtResult<u32> {
         stopping: false,
         barrier: 0,
         disks,
+        taps: taps::network_taps(&obj.def),
     });
     let _ = inner.save_runtime(&obj);
     let id = saved.id;

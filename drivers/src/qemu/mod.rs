@@ -14,7 +14,9 @@
 //! - `storage.rs`: `dir` pools and their volumes through `qemu-img`.
 //! - `hotplug.rs`: vcpu hotplug of running guests (`query-hotpluggable-cpus`,
 //!   `device_add`/`device_del`).
-//! - `host.rs`: node info, and networks (only `user` networking is offered).
+//! - `host.rs`: node info.
+//! - [`network`]: virtual networks (bridge, dnsmasq, nftables; root only)
+//!   and `taps.rs`, the tap devices of guests' `type='network'` interfaces.
 //!
 //! Calls block (spawning qemu, waiting for QMP); the connection is marked
 //! `blocking` so the actors run them off their threads. Changes qemu makes on
@@ -28,9 +30,11 @@ mod host;
 mod hotplug;
 mod lifecycle;
 mod netstats;
+pub(crate) mod network;
 pub mod process;
 pub mod qmp;
 mod storage;
+mod taps;
 
 use crate::model::DriverNotice;
 use crate::pool_obj::PoolObj;
@@ -152,6 +156,11 @@ impl QemuConfig {
     pub fn run_dir(&self) -> PathBuf {
         self.state_dir.join("run").join("qemu")
     }
+
+    /// Runtime state of active virtual networks.
+    pub fn network_run_dir(&self) -> PathBuf {
+        self.state_dir.join("run").join("network")
+    }
 }
 
 fn default_state_dir(root: bool) -> PathBuf {
@@ -173,6 +182,11 @@ pub(crate) struct Inner {
     /// Disk paths of running guests → (guest, shareable).
     active_disks: Mutex<HashMap<String, (Uuid, bool)>>,
     pools: RwLock<HashMap<Uuid, Arc<Mutex<PoolObj>>>>,
+    networks: RwLock<HashMap<Uuid, Arc<Mutex<network::NetObj>>>>,
+    /// Name, bridge and subnet of each active network, for collision checks.
+    active_networks: Mutex<HashMap<Uuid, network::host::ActiveSummary>>,
+    /// Held while a network starts (collision check to bridge made).
+    network_start: Mutex<()>,
     next_id: AtomicU32,
     /// Distinguishes one run of a guest from the next, so a late event of a
     /// stopped qemu never touches its successor.
@@ -191,13 +205,14 @@ impl QemuDriver {
     /// Opens the driver: creates the run dir and reattaches to the guests
     /// whose runtime state it finds there. Returns the notice receiver.
     pub fn open(config: QemuConfig) -> VirtResult<(QemuDriver, crossbeam_channel::Receiver<DriverNotice>)> {
-        let run_dir = config.run_dir();
-        std::fs::create_dir_all(&run_dir).map_err(|e| {
-            VirtError::new(
-                ErrorCode::OpenFailed,
-                format!("cannot create the qemu run dir '{}': {e}", run_dir.display()),
-            )
-        })?;
+        for run_dir in [config.run_dir(), config.network_run_dir()] {
+            std::fs::create_dir_all(&run_dir).map_err(|e| {
+                VirtError::new(
+                    ErrorCode::OpenFailed,
+                    format!("cannot create the run dir '{}': {e}", run_dir.display()),
+                )
+            })?;
+        }
         let (tx, rx) = crossbeam_channel::unbounded();
         let inner = Arc::new(Inner {
             config,
@@ -205,11 +220,16 @@ impl QemuDriver {
             names: Mutex::new(HashMap::new()),
             active_disks: Mutex::new(HashMap::new()),
             pools: RwLock::new(HashMap::new()),
+            networks: RwLock::new(HashMap::new()),
+            active_networks: Mutex::new(HashMap::new()),
+            network_start: Mutex::new(()),
             next_id: AtomicU32::new(1),
             next_generation: AtomicU64::new(1),
             notices: tx,
             kvm: argv::kvm_usable(),
         });
+        // Networks first: guests found again keep their taps on the bridges.
+        network::reattach_all(&inner);
         lifecycle::reattach_all(&inner);
         Ok((QemuDriver { inner }, rx))
     }

@@ -179,7 +179,7 @@ impl Builder<'_> {
         let id = format!("hostnet{i}");
         match net.if_type.as_str() {
             "user" => Ok(json!({"type": "user", "id": id})),
-            "bridge" | "ethernet" if !self.ctx.privileged => Err(VirtError::no_support(format!(
+            "bridge" | "ethernet" | "network" if !self.ctx.privileged => Err(VirtError::no_support(format!(
                 "interface type '{}' needs root privileges (qemu:///system); use <interface type='user'>",
                 net.if_type
             ))),
@@ -189,6 +189,17 @@ impl Builder<'_> {
                     .clone()
                     .ok_or_else(|| VirtError::xml("bridge interface without <source bridge=...>"))?;
                 Ok(json!({"type": "bridge", "br": br, "id": id}))
+            }
+            "network" => {
+                // The driver made the tap on the network's bridge before
+                // building the command line and named it in <target dev>.
+                let dev = net.target_dev.as_deref().ok_or_else(|| {
+                    VirtError::internal(format!(
+                        "interface {i} on network '{}' has no tap device",
+                        net.source.as_deref().unwrap_or("")
+                    ))
+                })?;
+                Ok(json!({"type": "tap", "ifname": dev, "script": "no", "downscript": "no", "id": id}))
             }
             "ethernet" => {
                 let mut m = Map::new();
@@ -202,7 +213,7 @@ impl Builder<'_> {
                 Ok(Value::Object(m))
             }
             other => Err(VirtError::no_support(format!(
-                "interface type '{other}' is not supported by the qemu driver; use type 'user' (or 'bridge' as root)"
+                "interface type '{other}' is not supported by the qemu driver; use type 'user' (or 'network', 'bridge', 'ethernet' as root)"
             ))),
         }
     }
