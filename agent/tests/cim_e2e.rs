@@ -486,3 +486,33 @@ fn storage_volumes_through_create_and_delete_resource_in_pool() {
     let status = agent.terminate();
     assert!(status.success(), "agent exit status {status}");
 }
+
+#[test]
+fn network_pools_through_create_child_and_delete_resource_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, addr) = start_agent(dir.path());
+    let url = format!("http://{addr}");
+    run_cim_py("pywbem_netpools.py", &[&url, "cimnet", "create"]);
+    // ctl sees the network CIM defined and started, with the settings given.
+    let listed = agent.ok(&["-q", "net-list", "--all"]);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("cimnet"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains("active"), "{line}");
+    let xml = agent.ok(&["net-dumpxml", "cimnet"]);
+    for want in [
+        "<forward mode='route'",
+        "address='10.77.0.1'",
+        "netmask='255.255.255.0'",
+        "start='10.77.0.10'",
+        "end='10.77.0.20'",
+    ] {
+        assert!(xml.contains(want), "{want} not in {xml}");
+    }
+    run_cim_py("pywbem_netpools.py", &[&url, "cimnet", "delete"]);
+    let listed = agent.ok(&["-q", "net-list", "--all"]);
+    assert!(!listed.contains("cimnet"), "{listed}");
+    let status = agent.terminate();
+    assert!(status.success(), "agent exit status {status}");
+}

@@ -1,8 +1,13 @@
 //! KVM_ResourcePoolConfigurationService (DSP1041 §8): CreateChildResourcePool
-//! and DeleteResourcePool for disk pools, as libvirt-cim serves them — a
+//! and DeleteResourcePool for disk and network pools, as libvirt-cim serves
+//! them — a
 //! `dir` storage pool from a KVM_DiskPoolResourceAllocationSettingData with
 //! `Type` 1 (DISK_POOL_DIR) and `Path`; defined and started through the
-//! core. Other pool kinds are CIM_ERR_NOT_SUPPORTED, as in libvirt-cim.
+//! core. Network pools come from a KVM_NetPoolResourceAllocationSettingData
+//! (Address, Netmask, IPRangeStart/End, ForwardMode, ForwardDevice): a
+//! virtual network, defined and started; on drivers without networks (qemu)
+//! the driver's NO_SUPPORT is CIM_ERR_NOT_SUPPORTED. Other pool kinds are
+//! CIM_ERR_NOT_SUPPORTED, as in libvirt-cim.
 //!
 //! CreateResourceInPool and DeleteResourceInPool create and delete storage
 //! volumes in a disk pool, from a KVM_StorageVolumeResourceAllocationSettingData
@@ -16,8 +21,9 @@ use crate::error::{CimError, CimStatus};
 use crate::model::pool::{class_of, volume_id, VOLUME_RASD};
 use crate::value::{Instance, ObjectPath};
 use crate::xml::request::Param;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
-use virtbus_actors::PoolOp;
+use virtbus_actors::{NetworkOp, PoolOp};
 use virtbus_drivers::{PoolRecord, VolumeRecord};
 use virtbus_schemas::units::unit_scale;
 use virtbus_schemas::xml::escape;
@@ -39,11 +45,16 @@ pub async fn create_child(engine: &Engine, ns: &str, params: Params<'_>) -> Resu
     let rasd = settings
         .first()
         .ok_or_else(|| invalid("Settings holds no pool settings"))?;
-    if !rasd.class.to_ascii_lowercase().contains("diskpool") {
+    let class = rasd.class.to_ascii_lowercase();
+    if class.contains("netpool") {
+        return create_network_pool(engine, ns, &name, rasd).await;
+    }
+    if !class.contains("diskpool") {
         return Err(CimError::new(
             CimStatus::NotSupported,
             format!(
-                "pools from {} are not supported; only disk pools (DiskPoolResourceAllocationSettingData)",
+                "pools from {} are not supported; only disk and network pools \
+                 (DiskPoolResourceAllocationSettingData, NetPoolResourceAllocationSettingData)",
                 rasd.class
             ),
         ));
@@ -62,6 +73,12 @@ pub async fn create_child(engine: &Engine, ns: &str, params: Params<'_>) -> Resu
         .get_str("Path")
         .filter(|p| p.starts_with('/'))
         .ok_or_else(|| invalid("the pool settings need an absolute Path"))?;
+    if engine.core.snapshot().pool_by_name(&name).is_some() {
+        return Err(CimError::new(
+            CimStatus::AlreadyExists,
+            format!("a storage pool named '{name}' exists already"),
+        ));
+    }
     let xml = format!(
         "<pool type='dir'><name>{}</name><target><path>{}</path></target></pool>",
         escape(&name),
@@ -72,20 +89,121 @@ pub async fn create_child(engine: &Engine, ns: &str, params: Params<'_>) -> Resu
     Ok(ObjectPath::new(ns, "KVM_DiskPool").key("InstanceID", format!("DiskPool/{name}")))
 }
 
-/// DeleteResourcePool(Pool): stops and undefines a disk pool.
+/// An IPv4 property of a NetPool RASD, or libvirt-cim's default for it.
+fn ipv4(rasd: &Instance, prop: &str, default: &str) -> Result<Ipv4Addr, CimError> {
+    let text = rasd
+        .get_str(prop)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or(default);
+    text.parse()
+        .map_err(|_| invalid(format!("{prop} '{text}' is not an IPv4 address")))
+}
+
+/// The libvirt network XML for a NetPool RASD: libvirt-cim's properties
+/// and defaults (Address 192.168.122.1, Netmask 255.255.255.0, DHCP range
+/// .2–.254, ForwardMode 1 NAT), checked before libvirt sees them.
+fn network_xml(name: &str, rasd: &Instance) -> Result<String, CimError> {
+    let address = ipv4(rasd, "Address", "192.168.122.1")?;
+    let netmask = ipv4(rasd, "Netmask", "255.255.255.0")?;
+    let start = ipv4(rasd, "IPRangeStart", "192.168.122.2")?;
+    let end = ipv4(rasd, "IPRangeEnd", "192.168.122.254")?;
+    let mask = u32::from(netmask);
+    if mask == 0 || mask.leading_ones() + mask.trailing_zeros() != 32 {
+        return Err(invalid(format!("Netmask {netmask} is not a network mask")));
+    }
+    let net = u32::from(address) & mask;
+    for (prop, ip) in [("IPRangeStart", start), ("IPRangeEnd", end)] {
+        if u32::from(ip) & mask != net {
+            return Err(invalid(format!(
+                "{prop} {ip} is not in the network {address}/{netmask}"
+            )));
+        }
+    }
+    if u32::from(start) > u32::from(end) {
+        return Err(invalid(format!("IPRangeStart {start} is above IPRangeEnd {end}")));
+    }
+    let mode = match rasd.get_str("ForwardMode").map(str::trim) {
+        None | Some("1") => Some("nat"),
+        Some("0") => None,
+        Some("2") => Some("route"),
+        Some(other) => {
+            return Err(invalid(format!(
+                "ForwardMode {other} is not supported (0: none, 1: NAT, 2: routed)"
+            )))
+        }
+    };
+    let dev = rasd.get_str("ForwardDevice").filter(|d| !d.is_empty());
+    if let Some(dev) = dev {
+        if dev.len() > 15 || dev.contains('/') || dev.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(format!("ForwardDevice '{dev}' is not an interface name")));
+        }
+    }
+    let mut xml = format!("<network><name>{}</name>", escape(name));
+    match (mode, dev) {
+        (Some(mode), Some(dev)) => xml.push_str(&format!("<forward mode='{mode}' dev='{}'/>", escape(dev))),
+        (Some(mode), None) => xml.push_str(&format!("<forward mode='{mode}'/>")),
+        (None, Some(_)) => return Err(invalid("ForwardDevice needs a ForwardMode (1: NAT, 2: routed)")),
+        (None, None) => {}
+    }
+    xml.push_str(&format!(
+        "<ip address='{address}' netmask='{netmask}'><dhcp><range start='{start}' end='{end}'/></dhcp></ip></network>"
+    ));
+    Ok(xml)
+}
+
+/// A network pool: defines and starts the virtual network `name`. A network
+/// that does not start is undefined again, so a failed call leaves nothing.
+async fn create_network_pool(engine: &Engine, ns: &str, name: &str, rasd: &Instance) -> Result<ObjectPath, CimError> {
+    let xml = network_xml(name, rasd)?;
+    if engine.core.snapshot().network_by_name(name).is_some() {
+        return Err(CimError::new(
+            CimStatus::AlreadyExists,
+            format!("a network named '{name}' exists already"),
+        ));
+    }
+    let record = engine.core.define_network(&xml).await?;
+    let uuid = record.def.uuid;
+    if let Err(err) = engine.core.network(uuid, NetworkOp::Start).await {
+        if let Err(undo) = engine.core.network(uuid, NetworkOp::Undefine).await {
+            tracing::warn!(network = %name, error = %undo, "cim: a network that did not start stays defined");
+        }
+        return Err(err.into());
+    }
+    Ok(ObjectPath::new(ns, "KVM_NetworkPool").key("InstanceID", format!("NetworkPool/{name}")))
+}
+
+/// DeleteResourcePool(Pool): stops and undefines a disk pool (storage pool)
+/// or a network pool (virtual network).
 pub async fn delete(engine: &Engine, params: Params<'_>) -> Result<(), CimError> {
     let pool = match params.get("Pool") {
         Some(Param::Ref(p)) | Some(Param::InstanceName(p)) => p.clone(),
         _ => return Err(invalid("missing argument 'Pool'")),
     };
     let id = pool.key_text("InstanceID").unwrap_or_default();
+    let snap = engine.core.snapshot();
+    if let Some(name) = id.strip_prefix("NetworkPool/") {
+        let record = snap.network_by_name(name).ok_or_else(|| {
+            CimError::new(
+                CimStatus::NotFound,
+                format!("network not found: no network with matching name '{name}'"),
+            )
+        })?;
+        let uuid = record.def.uuid;
+        if record.active {
+            engine.core.network(uuid, NetworkOp::Destroy).await?;
+        }
+        if record.persistent {
+            engine.core.network(uuid, NetworkOp::Undefine).await?;
+        }
+        return Ok(());
+    }
     let name = id.strip_prefix("DiskPool/").ok_or_else(|| {
         CimError::new(
             CimStatus::NotSupported,
-            format!("pool '{id}' is not a disk pool; only disk pools are deleted here"),
+            format!("pool '{id}' is neither a disk nor a network pool; only those are deleted"),
         )
     })?;
-    let snap = engine.core.snapshot();
     let record = snap
         .pool_by_name(name)
         .ok_or_else(|| CimError::new(CimStatus::NotFound, format!("storage pool '{name}' not found")))?;

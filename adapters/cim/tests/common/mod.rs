@@ -24,11 +24,21 @@ impl Server {
     }
 
     pub fn start_with(users: Vec<User>, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+        Server::start_full(CoreConfig::default().uri, users, tweak)
+    }
+
+    /// A server on a core with driver `uri` (test:///default otherwise).
+    pub fn start_on(uri: &str) -> Server {
+        Server::start_full(uri.to_string(), Vec::new(), |_| {})
+    }
+
+    fn start_full(uri: String, users: Vec<User>, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
         let core = Core::start(CoreConfig {
+            uri: uri.clone(),
             workers: 2,
             ..CoreConfig::default()
         })
-        .expect("core starts on test:///default");
+        .unwrap_or_else(|e| panic!("core starts on {uri}: {e}"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
