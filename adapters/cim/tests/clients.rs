@@ -136,9 +136,10 @@ fn pywbem_add_modify_remove_resource_settings() {
 }
 
 #[test]
-fn network_pools_on_a_driver_without_networks_are_not_supported() {
-    // The qemu driver answers NO_SUPPORT for virtual networks; CIM passes
-    // that on as CIM_ERR_NOT_SUPPORTED with the driver's message.
+fn network_pools_on_unprivileged_qemu_are_not_supported() {
+    // The unprivileged qemu driver (qemu:///session) answers NO_SUPPORT for
+    // virtual networks; CIM passes that on as CIM_ERR_NOT_SUPPORTED with the
+    // driver's message.
     let state = tempfile::tempdir().expect("tempdir");
     let server = Server::start_on(&format!("qemu:///session?statedir={}", state.path().display()));
     run_py("pywbem_netpools.py", &[&server.url(), "cimnet", "unsupported"]);
