@@ -145,3 +145,97 @@ fn network_pools_on_unprivileged_qemu_are_not_supported() {
     run_py("pywbem_netpools.py", &[&server.url(), "cimnet", "unsupported"]);
     assert!(server.core.snapshot().networks.is_empty());
 }
+
+/// Defines `count` shut-off guests `<prefix>0..` in the server's core.
+fn define_guests(server: &Server, prefix: &str, count: usize) {
+    for i in 0..count {
+        let xml = format!(
+            "<domain type='test'><name>{prefix}{i}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+        );
+        server
+            .runtime
+            .block_on(server.core.define_domain(&xml))
+            .expect("guest defined");
+    }
+}
+
+#[test]
+fn pywbem_open_query_instances_and_pull_instances() {
+    let server = Server::start();
+    define_guests(&server, "q", 3);
+    run_py("pywbem_query_pull.py", &[&server.url(), "q", "3"]);
+}
+
+/// The text of the `<PARAMVALUE NAME="name"><VALUE>` in a response body.
+fn out_param(body: &str, name: &str) -> String {
+    let start = body
+        .find(&format!("<PARAMVALUE NAME=\"{name}\"><VALUE>"))
+        .unwrap_or_else(|| panic!("no {name} in {body}"));
+    let rest = &body[start..];
+    let from = rest.find("<VALUE>").unwrap() + "<VALUE>".len();
+    rest[from..from + rest[from..].find("</VALUE>").unwrap()].to_string()
+}
+
+#[test]
+fn enumeration_count_of_open_contexts() {
+    let server = Server::start();
+    define_guests(&server, "c", 4);
+    let count = |ctx: &str| -> String {
+        let body = common::imethod(
+            "EnumerationCount",
+            "root/virt",
+            &format!("<IPARAMVALUE NAME=\"EnumerationContext\"><VALUE>{ctx}</VALUE></IPARAMVALUE>"),
+        );
+        let (head, body) = common::cim_post(server.addr, "EnumerationCount", "root/virt", &body);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        body
+    };
+    let open = |op: &str, params: &str| -> String {
+        let body = common::imethod(op, "root/virt", params);
+        let (_, body) = common::cim_post(server.addr, op, "root/virt", &body);
+        out_param(&body, "EnumerationContext")
+    };
+    // Five guests (test + c0..c3), none taken yet: 5; after a pull of 2: 3.
+    let ctx = open(
+        "OpenEnumerateInstances",
+        "<IPARAMVALUE NAME=\"ClassName\"><CLASSNAME NAME=\"KVM_ComputerSystem\"/></IPARAMVALUE>\
+         <IPARAMVALUE NAME=\"MaxObjectCount\"><VALUE>0</VALUE></IPARAMVALUE>",
+    );
+    let got = count(&ctx);
+    assert!(got.contains("<IRETURNVALUE><VALUE>5</VALUE></IRETURNVALUE>"), "{got}");
+    let pull = common::imethod(
+        "PullInstancesWithPath",
+        "root/virt",
+        &format!(
+            "<IPARAMVALUE NAME=\"EnumerationContext\"><VALUE>{ctx}</VALUE></IPARAMVALUE>\
+             <IPARAMVALUE NAME=\"MaxObjectCount\"><VALUE>2</VALUE></IPARAMVALUE>"
+        ),
+    );
+    let (_, body) = common::cim_post(server.addr, "PullInstancesWithPath", "root/virt", &pull);
+    assert_eq!(body.matches("<VALUE.INSTANCEWITHPATH>").count(), 2, "{body}");
+    let got = count(&ctx);
+    assert!(got.contains("<IRETURNVALUE><VALUE>3</VALUE></IRETURNVALUE>"), "{got}");
+    // A query's count is not known without running it: NULL.
+    let ctx = open(
+        "OpenQueryInstances",
+        "<IPARAMVALUE NAME=\"FilterQueryLanguage\"><VALUE>WQL</VALUE></IPARAMVALUE>\
+         <IPARAMVALUE NAME=\"FilterQuery\"><VALUE>SELECT * FROM KVM_ComputerSystem WHERE EnabledState = 3</VALUE></IPARAMVALUE>\
+         <IPARAMVALUE NAME=\"MaxObjectCount\"><VALUE>0</VALUE></IPARAMVALUE>",
+    );
+    let got = count(&ctx);
+    assert!(
+        got.contains("<IRETURNVALUE></IRETURNVALUE>") && !got.contains("<ERROR"),
+        "{got}"
+    );
+    // An unknown or closed context is CIM_ERR_INVALID_ENUMERATION_CONTEXT (21).
+    let got = count("no-such-context");
+    assert!(got.contains("CODE=\"21\""), "{got}");
+    let close = common::imethod(
+        "CloseEnumeration",
+        "root/virt",
+        &format!("<IPARAMVALUE NAME=\"EnumerationContext\"><VALUE>{ctx}</VALUE></IPARAMVALUE>"),
+    );
+    common::cim_post(server.addr, "CloseEnumeration", "root/virt", &close);
+    let got = count(&ctx);
+    assert!(got.contains("CODE=\"21\""), "{got}");
+}

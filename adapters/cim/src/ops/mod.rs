@@ -123,18 +123,17 @@ impl Engine {
             "ReferenceNames" => assoc::associators(self, ns, params, assoc::Kind::ReferenceNames),
             "OpenEnumerateInstances" => pull::open(self, ns, params, false),
             "OpenEnumerateInstancePaths" => pull::open(self, ns, params, true),
-            "PullInstancesWithPath" => pull::pull(self, params, false),
-            "PullInstancePaths" => pull::pull(self, params, true),
+            "PullInstancesWithPath" => pull::pull(self, params, pull::Shape::WithPaths),
+            "PullInstancePaths" => pull::pull(self, params, pull::Shape::Paths),
+            "PullInstances" => pull::pull(self, params, pull::Shape::Instances),
+            "OpenQueryInstances" => pull::open_query(self, ns, params),
+            "EnumerationCount" => pull::count(self, params),
             "OpenAssociatorInstances" => pull::open_assoc(self, ns, params, false, false),
             "OpenAssociatorInstancePaths" => pull::open_assoc(self, ns, params, false, true),
             "OpenReferenceInstances" => pull::open_assoc(self, ns, params, true, false),
             "OpenReferenceInstancePaths" => pull::open_assoc(self, ns, params, true, true),
             "CloseEnumeration" => pull::close(self, params),
             "ExecQuery" => query::exec_query(self, ns, params),
-            "OpenQueryInstances" => Err(CimError::new(
-                CimStatus::NotSupported,
-                "OpenQueryInstances is not supported; use ExecQuery",
-            )),
             "CreateInstance" => instance::create_instance(self, ns, params),
             "DeleteInstance" => instance::delete_instance(self, ns, params),
             "ModifyInstance" => instance::modify_instance(self, ns, params).await,
@@ -146,9 +145,7 @@ impl Engine {
             | "GetQualifier"
             | "SetQualifier"
             | "DeleteQualifier"
-            | "EnumerateQualifiers"
-            // EnumerationCount is optional (DSP0200 §5.3.2.29); pywbem does not call it.
-            | "EnumerationCount" => Err(CimError::new(
+            | "EnumerateQualifiers" => Err(CimError::new(
                 CimStatus::NotSupported,
                 format!("operation {name} is not supported by this server"),
             )),

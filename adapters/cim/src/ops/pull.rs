@@ -1,14 +1,16 @@
 //! Pull enumeration (DSP0200 §5.3.2.23ff): OpenEnumerateInstances,
 //! OpenEnumerateInstancePaths, OpenAssociatorInstances(Paths),
-//! OpenReferenceInstances(Paths), PullInstancesWithPath, PullInstancePaths
-//! and CloseEnumeration.
+//! OpenReferenceInstances(Paths), OpenQueryInstances (WQL, the subset of
+//! `query.rs`), PullInstancesWithPath, PullInstancePaths, PullInstances,
+//! EnumerationCount and CloseEnumeration.
 //!
 //! An enumeration context keeps the snapshot it started from and a cursor
 //! (class index, last guest UUID), not the instances: guest-scoped classes
 //! are produced one guest at a time, so memory stays flat in the number of
 //! guests. Association contexts hold their (small, one-object) result.
 
-use super::{assoc, Engine, Params};
+use super::query::Select;
+use super::{assoc, query, Engine, Params};
 use crate::error::{CimError, CimStatus};
 use crate::model::{self, path_of};
 use crate::value::{Instance, ObjectPath};
@@ -60,6 +62,36 @@ const GUEST_SCOPED: &[&str] = &[
     "KVM_ResourceAllocationFromPool",
 ];
 
+/// What an enumeration answers with, fixed at Open: instance paths
+/// (PullInstancePaths), instances with paths (PullInstancesWithPath) or
+/// instances alone (OpenQueryInstances, PullInstances).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Paths,
+    WithPaths,
+    Instances,
+}
+
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::Paths => "paths (PullInstancePaths)",
+            Shape::WithPaths => "instances with paths (PullInstancesWithPath)",
+            Shape::Instances => "query instances (PullInstances)",
+        }
+    }
+}
+
+/// Classes whose providers give exactly one instance per guest: what
+/// EnumerationCount can count without building instances.
+const ONE_PER_GUEST: &[&str] = &[
+    "KVM_ComputerSystem",
+    "KVM_VirtualSystemSettingData",
+    "KVM_EnabledLogicalElementCapabilities",
+    "KVM_ProcResourceAllocationSettingData",
+    "KVM_MemResourceAllocationSettingData",
+];
+
 struct EnumContext {
     snap: Arc<Snapshot>,
     namespace: String,
@@ -69,7 +101,9 @@ struct EnumContext {
     last_guest: Option<Uuid>,
     pending: VecDeque<(ObjectPath, Instance)>,
     props: Option<Vec<String>>,
-    paths_only: bool,
+    shape: Shape,
+    /// OpenQueryInstances: the WHERE conditions instances must meet.
+    filter: Option<Arc<Select>>,
     timeout: Duration,
     expires: Instant,
 }
@@ -126,6 +160,9 @@ impl EnumContext {
 
     fn queue(&mut self, engine: &Engine, found: Vec<Instance>) {
         for inst in found {
+            if self.filter.as_ref().is_some_and(|f| !f.matches(&inst)) {
+                continue;
+            }
             let path = path_of(&engine.schema, &self.namespace, &inst);
             self.pending.push_back((path, inst));
         }
@@ -133,6 +170,27 @@ impl EnumContext {
 
     fn finished(&self) -> bool {
         self.pending.is_empty() && self.class_idx >= self.classes.len()
+    }
+
+    /// The instances still to come, when that is known without building
+    /// them: what is queued plus one per remaining guest for the classes
+    /// of [`ONE_PER_GUEST`]; `None` (EnumerationCount's NULL) otherwise.
+    fn remaining(&self) -> Option<u64> {
+        let mut n = self.pending.len() as u64;
+        for (i, class) in self.classes.iter().enumerate().skip(self.class_idx) {
+            if self.filter.is_some() || !ONE_PER_GUEST.contains(class) {
+                return None;
+            }
+            n += match (i == self.class_idx, self.last_guest) {
+                (true, Some(last)) => self
+                    .snap
+                    .domains
+                    .range((Bound::Excluded(last), Bound::Unbounded))
+                    .count() as u64,
+                _ => self.snap.domains.len() as u64,
+            };
+        }
+        Some(n)
     }
 }
 
@@ -151,13 +209,15 @@ fn respond(engine: &Engine, ctx: &mut EnumContext, id: &str, max: usize) -> (Str
     let items = ctx.take(engine, max);
     let mut out = String::from("<IRETURNVALUE>");
     for (path, inst) in &items {
-        if ctx.paths_only {
-            write::instance_path(&mut out, path, &engine.host);
-        } else {
-            out.push_str("<VALUE.INSTANCEWITHPATH>");
-            write::instance_path(&mut out, path, &engine.host);
-            write::instance(&mut out, inst, ctx.props.as_deref(), &engine.host);
-            out.push_str("</VALUE.INSTANCEWITHPATH>");
+        match ctx.shape {
+            Shape::Paths => write::instance_path(&mut out, path, &engine.host),
+            Shape::WithPaths => {
+                out.push_str("<VALUE.INSTANCEWITHPATH>");
+                write::instance_path(&mut out, path, &engine.host);
+                write::instance(&mut out, inst, ctx.props.as_deref(), &engine.host);
+                out.push_str("</VALUE.INSTANCEWITHPATH>");
+            }
+            Shape::Instances => write::instance(&mut out, inst, ctx.props.as_deref(), &engine.host),
         }
     }
     out.push_str("</IRETURNVALUE>");
@@ -185,6 +245,11 @@ fn open_params(params: Params<'_>) -> Result<OpenParams, CimError> {
             "filtered pull enumeration is not supported",
         ));
     }
+    timing_params(params)
+}
+
+/// OperationTimeout, MaxObjectCount and ContinueOnError.
+fn timing_params(params: Params<'_>) -> Result<OpenParams, CimError> {
     if params.flag("ContinueOnError", false)? {
         return Err(CimError::new(
             CimStatus::NotSupported,
@@ -206,6 +271,7 @@ fn open_params(params: Params<'_>) -> Result<OpenParams, CimError> {
 
 /// OpenEnumerateInstances / OpenEnumerateInstancePaths.
 pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
+    let shape = if paths_only { Shape::Paths } else { Shape::WithPaths };
     let class = params.required_class("ClassName")?;
     let def = engine.class(ns, &class)?;
     let open = open_params(params)?;
@@ -217,7 +283,8 @@ pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> 
         last_guest: None,
         pending: VecDeque::new(),
         props: if paths_only { None } else { params.property_list()? },
-        paths_only,
+        shape,
+        filter: None,
         timeout: open.timeout,
         expires: Instant::now() + open.timeout,
     };
@@ -252,7 +319,44 @@ pub fn open_assoc(
         last_guest: None,
         pending,
         props: if paths_only { None } else { found.props.clone() },
-        paths_only,
+        shape: if paths_only { Shape::Paths } else { Shape::WithPaths },
+        filter: None,
+        timeout: open.timeout,
+        expires: Instant::now() + open.timeout,
+    };
+    start(engine, ctx, open.max)
+}
+
+/// OpenQueryInstances: a WQL query (the ExecQuery subset) answered in
+/// pages of instances without paths, as DSP0200 has it. The context walks
+/// the snapshot like OpenEnumerateInstances and keeps only what matches.
+/// ReturnQueryResultClass=true would need a class made up for the query's
+/// projection; it is CIM_ERR_NOT_SUPPORTED.
+pub fn open_query(engine: &Engine, ns: &str, params: Params<'_>) -> Result<String, CimError> {
+    if params.flag("ReturnQueryResultClass", false)? {
+        return Err(CimError::new(
+            CimStatus::NotSupported,
+            "ReturnQueryResultClass=true is not supported: the results are instances of the FROM class \
+             and its subclasses, with the selected properties",
+        ));
+    }
+    let (def, select) = query::prepare(
+        engine,
+        ns,
+        params.string("FilterQueryLanguage")?,
+        params.string("FilterQuery")?,
+    )?;
+    let open = timing_params(params)?;
+    let ctx = EnumContext {
+        snap: engine.core.snapshot(),
+        namespace: ns.to_string(),
+        classes: model::concrete_below(&engine.schema, ns, def.name),
+        class_idx: 0,
+        last_guest: None,
+        pending: VecDeque::new(),
+        props: select.props.clone(),
+        shape: Shape::Instances,
+        filter: Some(Arc::new(select)),
         timeout: open.timeout,
         expires: Instant::now() + open.timeout,
     };
@@ -292,7 +396,7 @@ fn invalid_context(id: &str) -> CimError {
     )
 }
 
-pub fn pull(engine: &Engine, params: Params<'_>, paths_only: bool) -> Result<String, CimError> {
+pub fn pull(engine: &Engine, params: Params<'_>, shape: Shape) -> Result<String, CimError> {
     let id = context_id(params)?;
     let max = max_count(params)?;
     // Taken out of the map while in use, so two pulls never share it.
@@ -305,13 +409,13 @@ pub fn pull(engine: &Engine, params: Params<'_>, paths_only: bool) -> Result<Str
     if ctx.expires <= Instant::now() {
         return Err(invalid_context(&id));
     }
-    if ctx.paths_only != paths_only {
+    if ctx.shape != shape {
         let err = CimError::new(
             CimStatus::InvalidEnumerationContext,
             format!(
                 "enumeration context '{}' was opened for {}",
                 esc(&id),
-                if ctx.paths_only { "paths" } else { "instances" }
+                ctx.shape.describe()
             ),
         );
         engine.contexts.map.lock().insert(id, ctx);
@@ -323,6 +427,23 @@ pub fn pull(engine: &Engine, params: Params<'_>, paths_only: bool) -> Result<Str
         engine.contexts.map.lock().insert(id, ctx);
     }
     Ok(out)
+}
+
+/// EnumerationCount (DSP0200 §5.3.2.29, optional): how many instances the
+/// context has left, when [`EnumContext::remaining`] knows it cheaply, else
+/// NULL (an empty IRETURNVALUE), as DSP0200 allows. The context is neither
+/// consumed nor renewed.
+pub fn count(engine: &Engine, params: Params<'_>) -> Result<String, CimError> {
+    let id = context_id(params)?;
+    let map = engine.contexts.map.lock();
+    let ctx = map
+        .get(&id)
+        .filter(|c| c.expires > Instant::now())
+        .ok_or_else(|| invalid_context(&id))?;
+    Ok(match ctx.remaining() {
+        Some(n) => format!("<IRETURNVALUE><VALUE>{n}</VALUE></IRETURNVALUE>"),
+        None => "<IRETURNVALUE></IRETURNVALUE>".to_string(),
+    })
 }
 
 pub fn close(engine: &Engine, params: Params<'_>) -> Result<String, CimError> {

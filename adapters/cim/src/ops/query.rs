@@ -7,6 +7,7 @@
 use super::{Engine, Params};
 use crate::error::{CimError, CimStatus};
 use crate::model::{self, path_of};
+use crate::schema::ClassDef;
 use crate::value::{Instance, Value};
 use crate::xml::write;
 
@@ -93,11 +94,51 @@ struct Condition {
     literal: Option<String>,
 }
 
+/// A parsed WQL SELECT: the properties to return (`None` for `*`), the
+/// class and the ANDed conditions.
 #[derive(Debug)]
-struct Select {
-    props: Option<Vec<String>>,
+pub struct Select {
+    pub props: Option<Vec<String>>,
     class: String,
     conditions: Vec<Condition>,
+}
+
+impl Select {
+    /// Whether `inst` meets every WHERE condition.
+    pub fn matches(&self, inst: &Instance) -> bool {
+        self.conditions.iter().all(|c| holds(inst, c))
+    }
+}
+
+/// Checks the language, parses the query and checks its class and
+/// properties against the schema; shared by ExecQuery and OpenQueryInstances.
+pub fn prepare(
+    engine: &Engine,
+    ns: &str,
+    language: Option<String>,
+    text: Option<String>,
+) -> Result<(&'static ClassDef, Select), CimError> {
+    let language = language.unwrap_or_default();
+    if !language.eq_ignore_ascii_case("WQL") {
+        return Err(CimError::new(
+            CimStatus::QueryLanguageNotSupported,
+            format!("query language '{language}' is not supported (use WQL)"),
+        ));
+    }
+    let text = text.ok_or_else(|| CimError::new(CimStatus::InvalidParameter, "the query is missing"))?;
+    let select = parse(&text)?;
+    let def = engine.class(ns, &select.class)?;
+    for name in select
+        .props
+        .iter()
+        .flatten()
+        .chain(select.conditions.iter().map(|c| &c.prop))
+    {
+        if engine.schema.property(def, name).is_none() {
+            return Err(invalid(format!("{} has no property {name}", def.name)));
+        }
+    }
+    Ok((def, select))
 }
 
 fn is_kw(t: Option<&Token>, kw: &str) -> bool {
@@ -203,34 +244,13 @@ fn holds(inst: &Instance, cond: &Condition) -> bool {
 }
 
 pub fn exec_query(engine: &Engine, ns: &str, params: Params<'_>) -> Result<String, CimError> {
-    let language = params.string("QueryLanguage")?.unwrap_or_default();
-    if !language.eq_ignore_ascii_case("WQL") {
-        return Err(CimError::new(
-            CimStatus::QueryLanguageNotSupported,
-            format!("query language '{language}' is not supported (use WQL)"),
-        ));
-    }
-    let text = params
-        .string("Query")?
-        .ok_or_else(|| CimError::new(CimStatus::InvalidParameter, "Query is missing"))?;
-    let select = parse(&text)?;
-    let def = engine.class(ns, &select.class)?;
-    for name in select
-        .props
-        .iter()
-        .flatten()
-        .chain(select.conditions.iter().map(|c| &c.prop))
-    {
-        if engine.schema.property(def, name).is_none() {
-            return Err(invalid(format!("{} has no property {name}", def.name)));
-        }
-    }
+    let (def, select) = prepare(engine, ns, params.string("QueryLanguage")?, params.string("Query")?)?;
     let snap = engine.core.snapshot();
     let ctx = engine.ctx(&snap, ns);
     let mut out = String::from("<IRETURNVALUE>");
     for concrete in model::concrete_below(&engine.schema, ns, def.name) {
         for inst in model::instances(&ctx, concrete) {
-            if !select.conditions.iter().all(|c| holds(&inst, c)) {
+            if !select.matches(&inst) {
                 continue;
             }
             out.push_str("<VALUE.OBJECTWITHPATH>");
