@@ -310,6 +310,26 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     assert_eq!(driver.get_domain(uuid).expect("kept").state.state, DomainState::Shutoff);
     assert!(!qemu_running_for(uuid));
 
+    // A device qemu itself refuses once it runs (a raw file declared
+    // qcow2): qemu's own message, whether qemu failed before or after
+    // opening its monitor; no process, no files.
+    let raw = state.path().join("raw.img");
+    std::fs::write(&raw, vec![0u8; 1 << 20]).expect("raw disk");
+    let def = tiny_guest(
+        "notqcow2",
+        &format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/></disk>",
+            raw.display()
+        ),
+    );
+    let bad_image = def.uuid;
+    let err = driver.create_domain(def).expect_err("not a qcow2 image");
+    assert_eq!(err.code, ErrorCode::OperationFailed);
+    assert!(err.message.contains("qcow2"), "{}", err.message);
+    assert!(err.message.contains("notqcow2"), "{}", err.message);
+    assert!(!qemu_running_for(bad_image));
+    assert!(run_files(state.path()).is_empty(), "{:?}", run_files(state.path()));
+
     // Two guests on one disk without <shareable/>.
     let disk = state.path().join("shared.img");
     std::fs::write(&disk, vec![0u8; 1 << 20]).expect("disk");

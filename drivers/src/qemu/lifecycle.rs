@@ -170,6 +170,16 @@ impl Inner {
         let abandon = |err: VirtError| {
             process::signal(pid, nix::sys::signal::Signal::SIGKILL);
             process::wait_gone(pid, uuid, Duration::from_secs(5));
+            // qemu may have opened its monitor and then failed (a device
+            // it refuses): its own message is the useful part.
+            let said = std::fs::read_to_string(&files.log).unwrap_or_default();
+            let err = match said.trim() {
+                "" => err,
+                said => VirtError::new(
+                    err.code,
+                    format!("cannot start domain '{}': {}; qemu: {said}", def.name, err.message),
+                ),
+            };
             files.remove_all();
             self.release_disks(uuid, &disks);
             taps::remove_taps(&taps);

@@ -91,7 +91,14 @@ impl Builder<'_> {
                 }
                 "sata" => {
                     d.insert("driver".into(), json!(if cdrom { "ide-cd" } else { "ide-hd" }));
-                    d.insert("bus".into(), json!(format!("sata{}.{}", addr.controller, addr.unit)));
+                    // q35's built-in AHCI (controller 0) is qemu's "ide"
+                    // device, as libvirt names its bus.
+                    let bus = if self.is_q35() && addr.controller == 0 {
+                        format!("ide.{}", addr.unit)
+                    } else {
+                        format!("sata{}.{}", addr.controller, addr.unit)
+                    };
+                    d.insert("bus".into(), json!(bus));
                     d.insert(
                         "id".into(),
                         json!(format!("sata{}-{}-{}", addr.controller, addr.bus, addr.unit)),
