@@ -126,6 +126,18 @@ fn pywbem_add_modify_remove_resource_settings() {
     assert_eq!(dom.def.memory_kib, 393_216);
     assert_eq!(dom.def.vcpu.current, 3);
     assert_eq!(dom.def.os.boot_devs, ["cdrom", "hd"]);
+    // ModifySystemSettings' other settings, in the core's definition.
+    assert_eq!(dom.def.on_poweroff.as_deref(), Some("restart"));
+    assert_eq!(dom.def.on_crash.as_deref(), Some("preserve"));
+    assert_eq!(
+        dom.def.clock.as_ref().and_then(|c| c.offset.as_deref()),
+        Some("localtime")
+    );
+    assert_eq!(dom.def.os.kernel, None);
+    assert_eq!(dom.def.os.initrd.as_deref(), Some("/var/lib/virtbus-test/initrd.img"));
+    assert_eq!(dom.def.os.cmdline.as_deref(), Some("console=ttyS0 root=/dev/vda"));
+    assert_eq!(dom.def.devices.emulator.as_deref(), Some("/usr/bin/qemu-system-x86_64"));
+    assert!(dom.autostart, "AutoStart=1 marked the guest autostart");
     let disks: Vec<_> = dom.def.devices.disks.iter().map(|d| d.source.clone()).collect();
     assert_eq!(disks, [Some("/var/lib/virtbus-test/other.img".to_string())]);
     assert!(dom.def.devices.interfaces.is_empty());

@@ -165,6 +165,13 @@ pub fn vssd(dom: &DomainRecord) -> Instance {
         )
         .with("Arch", CimType::String, Value::opt_str(def.os.arch.as_deref()))
         .with("Machine", CimType::String, Value::opt_str(def.os.machine.as_deref()))
+        .with("Kernel", CimType::String, Value::opt_str(def.os.kernel.as_deref()))
+        .with("Ramdisk", CimType::String, Value::opt_str(def.os.initrd.as_deref()))
+        .with(
+            "CommandLine",
+            CimType::String,
+            Value::opt_str(def.os.cmdline.as_deref()),
+        )
 }
 
 fn service(ctx: &Ctx<'_>, class: &str, name: &str, caption: &str) -> Instance {

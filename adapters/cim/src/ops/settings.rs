@@ -14,6 +14,7 @@ use crate::error::{CimError, CimStatus};
 use crate::value::{Instance, ObjectPath, Value};
 use crate::xml::request::Param;
 use std::sync::Arc;
+use virtbus_actors::DomainOp;
 use virtbus_drivers::DomainRecord;
 use virtbus_schemas::xml::{self as vxml, Element, Node};
 
@@ -290,39 +291,191 @@ pub async fn modify_one(engine: &Engine, ns: &str, rasd: &Instance) -> Result<Ob
     Ok(ObjectPath::new(ns, class_name).key("InstanceID", id))
 }
 
-/// ModifySystemSettings(SystemSettings): the boot order (BootDevices).
+/// libvirt's lifecycle action for a VSSD AutomaticShutdownAction /
+/// AutomaticRecoveryAction value, as libvirt-cim maps them (2 destroy,
+/// 3 restart, 123 preserve).
+fn lifecycle_action(prop: &str, value: &str) -> Result<&'static str, CimError> {
+    match value.trim() {
+        "2" => Ok("destroy"),
+        "3" => Ok("restart"),
+        "123" => Ok("preserve"),
+        other => Err(invalid(format!(
+            "{prop} {other} is not supported (2: destroy, 3: restart, 123: preserve)"
+        ))),
+    }
+}
+
+/// A VSSD property that is present and not NULL.
+fn given<'a>(vssd: &'a Instance, prop: &str) -> Option<&'a str> {
+    vssd.get_str(prop)
+}
+
+/// ModifySystemSettings(SystemSettings): changes the guest's settings that
+/// libvirt-cim's VSSD carries and our definition can hold — boot order
+/// (BootDevices), AutomaticShutdownAction (`<on_poweroff>`),
+/// AutomaticRecoveryAction (`<on_crash>`), ClockOffset (0 utc, 1 localtime),
+/// Emulator, Kernel/Ramdisk/CommandLine (direct kernel boot; empty removes)
+/// and AutoStart. Properties that are absent or NULL keep their values, so a
+/// VSSD fetched with GetInstance, edited and sent back works. The name is
+/// the key and the UUID fixed: a different one is refused, as libvirt-cim
+/// refuses it.
 pub async fn modify_system(engine: &Engine, params: super::Params<'_>) -> Result<(), CimError> {
     let vssd = embedded_list(params.get("SystemSettings"), "SystemSettings")?
         .into_iter()
         .next()
         .ok_or_else(|| invalid("missing argument 'SystemSettings'"))?;
-    let guest = vssd
-        .get_str("InstanceID")
-        .and_then(|id| id.strip_prefix("KVM:"))
-        .or_else(|| vssd.get_str("VirtualSystemIdentifier"))
+    let by_id = vssd.get_str("InstanceID").and_then(|id| id.strip_prefix("KVM:"));
+    let by_vsi = vssd.get_str("VirtualSystemIdentifier").filter(|v| !v.is_empty());
+    let guest = by_id
+        .or(by_vsi)
         .ok_or_else(|| invalid("SystemSettings has neither InstanceID KVM:<guest> nor VirtualSystemIdentifier"))?
         .to_string();
-    let Some(Value::Array(boot)) = vssd.get("BootDevices").cloned() else {
+    if let (Some(id), Some(vsi)) = (by_id, by_vsi) {
+        if id != vsi {
+            return Err(CimError::new(
+                CimStatus::NotSupported,
+                format!("guest '{id}' cannot be renamed to '{vsi}' (the name is the key)"),
+            ));
+        }
+    }
+    let snap = engine.core.snapshot();
+    let dom = snap.domain_by_name(&guest).ok_or_else(|| {
+        CimError::new(
+            CimStatus::NotFound,
+            format!("referenced domain '{guest}' does not exist"),
+        )
+    })?;
+    if let Some(uuid) = given(&vssd, "UUID").filter(|u| !u.is_empty()) {
+        if !uuid::Uuid::parse_str(uuid).is_ok_and(|u| u == dom.def.uuid) {
+            return Err(CimError::new(
+                CimStatus::Failed,
+                format!(
+                    "{guest} is already defined with UUID {} - cannot change UUID to {uuid}",
+                    dom.def.uuid
+                ),
+            ));
+        }
+    }
+    for (prop, current) in [("Arch", &dom.def.os.arch), ("Machine", &dom.def.os.machine)] {
+        if let Some(value) = given(&vssd, prop).filter(|v| !v.is_empty()) {
+            if Some(value) != current.as_deref() {
+                return Err(CimError::new(
+                    CimStatus::NotSupported,
+                    format!(
+                        "{prop} cannot be changed (it is '{}')",
+                        current.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+        }
+    }
+    if given(&vssd, "Bootloader").is_some_and(|b| !b.is_empty()) {
         return Err(CimError::new(
             CimStatus::NotSupported,
-            "ModifySystemSettings changes BootDevices only; it is missing",
+            "Bootloader is for Xen paravirtualized guests; boot a KVM guest from Kernel/Ramdisk/CommandLine",
         ));
+    }
+    let boot = match vssd.get("BootDevices") {
+        Some(Value::Array(devs)) => Some(devs.clone()),
+        Some(Value::Scalar(dev)) => Some(vec![dev.clone()]),
+        _ => None,
     };
-    for dev in &boot {
+    for dev in boot.iter().flatten() {
         if !["hd", "cdrom", "network", "fd"].contains(&dev.as_str()) {
             return Err(invalid(format!(
                 "boot device '{dev}' is not one of hd, cdrom, network, fd"
             )));
         }
     }
-    redefine(engine, &guest, |tree| {
-        let os = tree.child_or_insert("os");
-        os.remove_children("boot");
-        for dev in &boot {
-            os.push_child(Element::new("boot").with_attr("dev", dev.as_str()));
+    let on_poweroff = given(&vssd, "AutomaticShutdownAction")
+        .map(|v| lifecycle_action("AutomaticShutdownAction", v))
+        .transpose()?;
+    let on_crash = given(&vssd, "AutomaticRecoveryAction")
+        .map(|v| lifecycle_action("AutomaticRecoveryAction", v))
+        .transpose()?;
+    let clock = match given(&vssd, "ClockOffset").map(str::trim) {
+        None => None,
+        Some("0") => Some("utc"),
+        Some("1") => Some("localtime"),
+        Some(other) => {
+            return Err(invalid(format!(
+                "ClockOffset {other} is not supported (0: utc, 1: localtime)"
+            )))
         }
-        Ok(())
-    })
-    .await?;
+    };
+    let emulator = given(&vssd, "Emulator").filter(|e| !e.is_empty());
+    if let Some(e) = emulator {
+        if !e.starts_with('/') {
+            return Err(invalid(format!("Emulator '{e}' is not an absolute path")));
+        }
+    }
+    let mut os_files = Vec::new();
+    for (prop, element) in [("Kernel", "kernel"), ("Ramdisk", "initrd"), ("CommandLine", "cmdline")] {
+        if let Some(value) = given(&vssd, prop) {
+            if element != "cmdline" && !value.is_empty() && !value.starts_with('/') {
+                return Err(invalid(format!("{prop} '{value}' is not an absolute path")));
+            }
+            os_files.push((element, value.to_string()));
+        }
+    }
+    let autostart = match given(&vssd, "AutoStart").map(str::trim) {
+        None => None,
+        Some("0") => Some(false),
+        Some("1") => Some(true),
+        Some(other) => return Err(invalid(format!("AutoStart {other} is not supported (0: no, 1: yes)"))),
+    };
+    let edits_definition = boot.is_some()
+        || on_poweroff.is_some()
+        || on_crash.is_some()
+        || clock.is_some()
+        || emulator.is_some()
+        || !os_files.is_empty();
+    if !edits_definition && autostart.is_none() {
+        return Err(CimError::new(
+            CimStatus::NotSupported,
+            "SystemSettings changes nothing ModifySystemSettings supports: BootDevices, AutomaticShutdownAction, \
+             AutomaticRecoveryAction, ClockOffset, Emulator, Kernel, Ramdisk, CommandLine, AutoStart",
+        ));
+    }
+    let uuid = dom.def.uuid;
+    if edits_definition {
+        redefine(engine, &guest, |tree| {
+            if let Some(boot) = &boot {
+                let os = tree.child_or_insert("os");
+                os.remove_children("boot");
+                for dev in boot {
+                    os.push_child(Element::new("boot").with_attr("dev", dev.as_str()));
+                }
+            }
+            for (element, value) in &os_files {
+                let os = tree.child_or_insert("os");
+                os.remove_children(element);
+                if !value.is_empty() {
+                    os.push_child(Element::new(*element).with_text(value.as_str()));
+                }
+            }
+            if let Some(action) = on_poweroff {
+                tree.child_or_insert("on_poweroff").set_text(action);
+            }
+            if let Some(action) = on_crash {
+                tree.child_or_insert("on_crash").set_text(action);
+            }
+            if let Some(offset) = clock {
+                // A new offset drops the old one's attributes (adjustment, timezone).
+                let el = tree.child_or_insert("clock");
+                el.attrs
+                    .retain(|(name, _)| name != "adjustment" && name != "timezone" && name != "basis");
+                el.set_attr("offset", offset);
+            }
+            if let Some(emulator) = emulator {
+                devices(tree).child_or_insert("emulator").set_text(emulator);
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    if let Some(on) = autostart {
+        engine.core.domain_record(uuid, DomainOp::SetAutostart(on)).await?;
+    }
     Ok(())
 }

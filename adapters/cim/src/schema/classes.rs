@@ -584,6 +584,9 @@ pub static CLASSES: &[ClassDef] = &[
             prop("Emulator", String),
             prop("Arch", String),
             prop("Machine", String),
+            prop("Kernel", String),
+            prop("Ramdisk", String),
+            prop("CommandLine", String),
         ],
         description: "the configuration of a KVM guest",
         ..class(

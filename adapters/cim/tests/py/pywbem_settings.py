@@ -2,8 +2,9 @@
 AddResourceSettings (disk and NIC; duplicates; memory refused),
 ModifyResourceSettings (memory, processors, a disk's media),
 RemoveResourceSettings (a NIC; a missing device; memory refused) and
-ModifySystemSettings (boot order), each visible in the RASDs, the devices
-and the VSSD afterwards.
+ModifySystemSettings (boot order, lifecycle actions, clock, kernel boot,
+emulator, autostart; UUID and name fixed), each visible in the RASDs, the
+devices and the VSSD afterwards.
 
 Usage: pywbem_settings.py URL GUEST"""
 import sys
@@ -125,6 +126,59 @@ vs = pywbem.CIMInstance("KVM_VirtualSystemSettingData", {
     "InstanceID": f"KVM:{name}", "BootDevices": ["tape"]}).tocimxmlstr()
 expect_error(pywbem.CIM_ERR_INVALID_PARAMETER,
              lambda: conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=vs), "bad boot device")
+# --- ModifySystemSettings beyond the boot order: the VSSD fetched, edited and
+# sent back whole (pywbem writes it with its path); every supported setting.
+vs = conn.GetInstance(vssd_path)
+uuid = vs["UUID"]
+vs["AutomaticShutdownAction"] = pywbem.Uint16(3)
+vs["AutomaticRecoveryAction"] = pywbem.Uint16(123)
+vs["ClockOffset"] = pywbem.Uint16(1)
+vs["Kernel"] = "/var/lib/virtbus-test/vmlinuz"
+vs["Ramdisk"] = "/var/lib/virtbus-test/initrd.img"
+vs["CommandLine"] = "console=ttyS0 root=/dev/vda"
+vs["Emulator"] = "/usr/bin/qemu-system-x86_64"
+vs["AutoStart"] = pywbem.Uint16(1)
+rc, _ = conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=vs.tocimxmlstr())
+check(rc == 0, f"ModifySystemSettings (all) rc {rc}")
+got = conn.GetInstance(vssd_path)
+for prop, want in [("AutomaticShutdownAction", 3), ("AutomaticRecoveryAction", 123), ("ClockOffset", 1),
+                   ("Kernel", "/var/lib/virtbus-test/vmlinuz"), ("Ramdisk", "/var/lib/virtbus-test/initrd.img"),
+                   ("CommandLine", "console=ttyS0 root=/dev/vda"), ("Emulator", "/usr/bin/qemu-system-x86_64"),
+                   ("AutoStart", 1), ("UUID", uuid), ("BootDevices", ["cdrom", "hd"])]:
+    check(got[prop] == want, f"{prop} after ModifySystemSettings: {got[prop]!r} != {want!r}")
+# MOF with just one property: only it changes; an empty Kernel removes it.
+mof = f'instance of KVM_VirtualSystemSettingData {{ InstanceID = "KVM:{name}"; Kernel = ""; }};'
+rc, _ = conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=mof)
+check(rc == 0, f"ModifySystemSettings (Kernel) rc {rc}")
+got = conn.GetInstance(vssd_path)
+check(got["Kernel"] is None and got["Ramdisk"] == "/var/lib/virtbus-test/initrd.img", f"kernel removed {got}")
+check(got["AutomaticShutdownAction"] == 3 and got["ClockOffset"] == 1, "other settings kept")
+
+
+def bad_vssd(code, what, **props):
+    inst = pywbem.CIMInstance("KVM_VirtualSystemSettingData", {"InstanceID": f"KVM:{name}", **props})
+    expect_error(code, lambda: conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=inst.tocimxmlstr()),
+                 what)
+
+
+bad_vssd(pywbem.CIM_ERR_FAILED, "another UUID", UUID="00000000-0000-0000-0000-000000000001")
+bad_vssd(pywbem.CIM_ERR_INVALID_PARAMETER, "AutomaticShutdownAction 7", AutomaticShutdownAction=pywbem.Uint16(7))
+bad_vssd(pywbem.CIM_ERR_INVALID_PARAMETER, "AutomaticRecoveryAction 9", AutomaticRecoveryAction=pywbem.Uint16(9))
+bad_vssd(pywbem.CIM_ERR_INVALID_PARAMETER, "ClockOffset 5", ClockOffset=pywbem.Uint16(5))
+bad_vssd(pywbem.CIM_ERR_INVALID_PARAMETER, "relative Kernel", Kernel="vmlinuz")
+bad_vssd(pywbem.CIM_ERR_INVALID_PARAMETER, "relative Emulator", Emulator="qemu")
+bad_vssd(pywbem.CIM_ERR_INVALID_PARAMETER, "AutoStart 2", AutoStart=pywbem.Uint16(2))
+bad_vssd(pywbem.CIM_ERR_NOT_SUPPORTED, "renaming", VirtualSystemIdentifier="other-name")
+bad_vssd(pywbem.CIM_ERR_NOT_SUPPORTED, "another Arch", Arch="s390x")
+bad_vssd(pywbem.CIM_ERR_NOT_SUPPORTED, "Bootloader", Bootloader="/usr/bin/pygrub")
+bad_vssd(pywbem.CIM_ERR_NOT_SUPPORTED, "nothing to change", Caption="x")
+expect_error(pywbem.CIM_ERR_NOT_FOUND,
+             lambda: conn.InvokeMethod("ModifySystemSettings", vsms, SystemSettings=pywbem.CIMInstance(
+                 "KVM_VirtualSystemSettingData", {"InstanceID": "KVM:no-such-guest", "ClockOffset": pywbem.Uint16(0)}
+             ).tocimxmlstr()), "a missing guest")
+got = conn.GetInstance(vssd_path)
+check(got["AutomaticRecoveryAction"] == 123 and got["UUID"] == uuid, f"refused calls changed the guest: {got}")
+
 # --- ResourcePoolConfigurationService (cimtest RPCS/07_CreateChildResourcePool, 08_DeleteResourcePool).
 rpcs = conn.EnumerateInstanceNames("KVM_ResourcePoolConfigurationService")[0]
 pool_settings = ('instance of KVM_DiskPoolResourceAllocationSettingData { Type = 1; '
