@@ -568,9 +568,12 @@ fn replay_store(conn: &Connection, stored: StoredState) {
         }
     }
     for uuid in stored.domains.removed {
-        if let Ok(rec) = conn.hypervisor.get_domain(uuid) {
-            // The driver recreated it (a node file's running domain): it was
-            // undefined and stopped before, so it goes again entirely.
+        // A guest the driver found still running after it was undefined
+        // (transient now, as libvirt leaves it: a qemu guest reattached)
+        // runs on; only a base object the driver recreated as persistent
+        // (a node file's domain) goes again.
+        if let Some(rec) = conn.hypervisor.get_domain(uuid).ok().filter(|r| r.persistent) {
+            // It was undefined and stopped before, so it goes entirely.
             if rec.is_active() {
                 let _ = conn.hypervisor.destroy_domain(uuid);
             }

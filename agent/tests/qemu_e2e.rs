@@ -430,6 +430,35 @@ fn agent_kill_9_with_two_running_guests_then_restart_keeps_managing_both() {
 }
 
 #[test]
+fn a_guest_undefined_while_running_survives_an_agent_restart_as_transient() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = tempfile::tempdir().expect("tempdir");
+    let guard = QemuGuard::new(dir.path());
+    let port = free_udp_port();
+    let agent = start_agent(dir.path(), port);
+    let uuid = "6c3a5e1e-7e0b-4b2a-9f1d-0000000000cc";
+    agent.ok(&["define", &write_xml(files.path(), "gamma", &guest_xml("gamma", uuid))]);
+    agent.ok(&["start", "gamma"]);
+    // libvirt: undefining a running guest makes it transient; it runs on.
+    agent.ok(&["undefine", "gamma"]);
+    assert!(agent.ok(&["dominfo", "gamma"]).contains("Persistent:     no"));
+    let pid = pid_of(dir.path(), uuid);
+
+    agent.kill9();
+    let agent = start_agent(dir.path(), port);
+    // The store's record of the undefine must not stop the guest the
+    // driver found running again.
+    assert_eq!(domstate(&agent, "gamma"), "running");
+    assert!(process_runs_for(pid, uuid), "the same qemu runs on");
+    assert_eq!(pid_of(dir.path(), uuid), pid);
+    assert!(agent.ok(&["dominfo", "gamma"]).contains("Persistent:     no"));
+    // Destroyed, the transient guest is gone.
+    agent.ok(&["destroy", "gamma"]);
+    assert!(!agent.ok(&["list", "--all"]).contains("gamma"));
+    assert!(guard.pids().is_empty(), "no pid files left: {:?}", guard.pids());
+}
+
+#[test]
 fn dir_pool_volume_resize_through_ctl_and_networks_are_no_support() {
     let dir = tempfile::tempdir().expect("tempdir");
     let files = tempfile::tempdir().expect("tempdir");
