@@ -434,6 +434,12 @@ fn an_active_network_survives_an_agent_restart_and_a_broken_one_is_cleaned() {
     agent.ok(&["net-autostart", "keep"]);
     agent.ok(&["net-start", "keep"]);
     let (_, pid) = ns.pid_files("network")[0].clone();
+    let guest_uuid = "5a1e0000-0000-4000-8000-0000000000d1";
+    agent.ok(&[
+        "create",
+        &write_xml(files.path(), "g", &guest_on("stays", guest_uuid, "keep")),
+    ]);
+    assert_eq!(ns.link("vnet0").expect("tap")["master"], "vbbrk");
     agent.kill9();
 
     // Restarted: the same dnsmasq, bridge and table, active.
@@ -442,13 +448,36 @@ fn an_active_network_survives_an_agent_restart_and_a_broken_one_is_cleaned() {
     assert_eq!(ns.pid_files("network"), vec![(NET_UUID.to_string(), pid)]);
     assert!(process_runs_for(pid, NET_UUID), "the same dnsmasq runs on");
     assert!(ns.link("vbbrk").is_some() && ns.nft_table("virtbus-keep").is_some());
+    // The guest was found again with its tap still on the bridge; its
+    // destroy removes the tap it got before the restart.
+    assert_eq!(agent.ok(&["domstate", "stays"]).trim(), "running");
+    assert_eq!(ns.link("vnet0").expect("tap")["master"], "vbbrk");
+    agent.ok(&["destroy", "stays"]);
+    assert!(ns.link("vnet0").is_none(), "tap removed after the restart");
+    // A guest whose qemu dies while the agent is down: the next agent
+    // removes its tap.
+    let doomed = "5a1e0000-0000-4000-8000-0000000000d2";
+    agent.ok(&[
+        "create",
+        &write_xml(files.path(), "d", &guest_on("doomed", doomed, "keep")),
+    ]);
+    assert!(ns.link("vnet0").is_some());
+    let (_, qemu_pid) = ns.pid_files("qemu")[0].clone();
     agent.kill9();
+    let status = Command::new("kill")
+        .arg("-KILL")
+        .arg(qemu_pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    wait_for("the killed qemu is gone", || !process_runs_for(qemu_pid, doomed));
 
     // The bridge vanished while the agent was down: the next agent removes
     // the rest (dnsmasq, table), then starts the network again since it is
     // marked autostart: a fresh dnsmasq on a fresh bridge.
     ns.ok(&["ip", "link", "del", "vbbrk"]);
     let agent = ns.start_agent();
+    assert!(ns.link("vnet0").is_none(), "the dead guest's tap is removed");
     wait_for("the old dnsmasq is gone", || !process_runs_for(pid, NET_UUID));
     assert!(is_active(&agent, "keep"), "autostarted");
     let (_, new_pid) = ns.pid_files("network")[0].clone();
@@ -471,4 +500,61 @@ fn an_active_network_survives_an_agent_restart_and_a_broken_one_is_cleaned() {
     assert!(err.contains("transient"), "{err}");
     agent.ok(&["net-destroy", "brief"]);
     assert!(ns.link("vbbrt").is_none());
+}
+
+#[test]
+fn an_isolated_network_and_an_existing_host_bridge_carry_one_guest() {
+    if !can_run("an_isolated_network_and_an_existing_host_bridge_carry_one_guest") {
+        return;
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let files = tempfile::tempdir().expect("tempdir");
+    let ns = TestNet::new("modes", state.path());
+    let agent = ns.start_agent();
+
+    // Isolated, no bridge name: the driver names it (virbr0), as libvirt.
+    let iso = "<network><name>iso</name><uuid>5a1e0000-0000-4000-8000-000000000011</uuid>\
+         <ip address='10.77.1.1' prefix='24'/></network>";
+    agent.ok(&["net-define", &write_xml(files.path(), "iso", iso)]);
+    assert!(agent.ok(&["net-dumpxml", "iso"]).contains("<bridge name='virbr0'/>"));
+    agent.ok(&["net-start", "iso"]);
+    assert_eq!(ns.ipv4("virbr0"), vec!["10.77.1.1/24".to_string()]);
+    let table = ns.nft_table("virtbus-iso").expect("table");
+    assert!(!table.contains("masquerade"), "{table}");
+    assert!(table.contains("iifname \"virbr0\" reject"), "{table}");
+    assert_eq!(ns.pid_files("network").len(), 1, "dnsmasq for DNS on the bridge");
+
+    // forward mode='bridge' on a bridge the host made: nothing created.
+    let lan = "<network><name>lan</name><uuid>5a1e0000-0000-4000-8000-000000000012</uuid>\
+         <forward mode='bridge'/><bridge name='hostbr'/></network>";
+    agent.ok(&["net-define", &write_xml(files.path(), "lan", lan)]);
+    let err = agent.fails(&["net-start", "lan"]);
+    assert!(err.contains("bridge 'hostbr' of network 'lan' does not exist"), "{err}");
+    ns.ok(&["ip", "link", "add", "hostbr", "type", "bridge"]);
+    agent.ok(&["net-start", "lan"]);
+    assert!(ns.nft_table("virtbus-lan").is_none(), "no table for a host bridge");
+    assert_eq!(ns.pid_files("network").len(), 1, "no dnsmasq for a host bridge");
+
+    let guest = format!(
+        "<domain type='qemu'><name>twonics</name><uuid>5a1e0000-0000-4000-8000-0000000000c1</uuid>\
+         <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os>\
+         <devices><emulator>{}</emulator>\
+         <interface type='network'><mac address='52:54:00:3a:00:11'/><source network='iso'/><model type='e1000'/></interface>\
+         <interface type='network'><mac address='52:54:00:3a:00:12'/><source network='lan'/><model type='e1000'/></interface>\
+         <memballoon model='none'/></devices></domain>",
+        qemu_binary()
+    );
+    agent.ok(&["create", &write_xml(files.path(), "twonics", &guest)]);
+    assert_eq!(ns.link("vnet0").expect("first tap")["master"], "virbr0");
+    assert_eq!(ns.link("vnet1").expect("second tap")["master"], "hostbr");
+    agent.ok(&["destroy", "twonics"]);
+    assert!(ns.link("vnet0").is_none() && ns.link("vnet1").is_none(), "taps removed");
+
+    agent.ok(&["net-destroy", "lan"]);
+    assert!(ns.link("hostbr").is_some(), "the host's bridge stays");
+    agent.ok(&["net-destroy", "iso"]);
+    assert!(ns.link("virbr0").is_none(), "our bridge goes");
+    assert!(ns.nft_table("virtbus-iso").is_none());
+    assert!(ns.pid_files("network").is_empty());
 }
