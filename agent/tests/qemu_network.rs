@@ -206,7 +206,7 @@ fn guest_on(name: &str, uuid: &str, network: &str) -> String {
     format!(
         "<domain type='qemu'><name>{name}</name><uuid>{uuid}</uuid>\
          <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
-         <os><type arch='x86_64' machine='pc'>hvm</type></os>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os>\
          <devices><emulator>{}</emulator>\
          <interface type='network'><mac address='52:54:00:3a:00:01'/><source network='{network}'/><model type='e1000'/></interface>\
          <memballoon model='none'/></devices></domain>",
@@ -224,13 +224,14 @@ fn is_active(agent: &Agent, network: &str) -> bool {
     line.trim_end().ends_with("yes")
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_for_long(what, Duration::from_secs(20), cond)
+}
+
+fn wait_for_long(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let started = Instant::now();
     while !cond() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "timed out waiting until {what}"
-        );
+        assert!(started.elapsed() < limit, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -314,6 +315,27 @@ fn a_nat_network_gets_a_bridge_dnsmasq_and_nft_table_and_a_guest_gets_a_tap() {
     assert!(cmdline.contains("\"ifname\":\"vnet0\""), "{cmdline}");
     // The config keeps no tap: it is made at each start.
     assert!(!agent.ok(&["dumpxml", "netguest", "--inactive"]).contains("vnet0"));
+    // The guest network-boots: its firmware (iPXE) asks for an address
+    // through tap and bridge, and our dnsmasq leases one from the range.
+    let leases = state.path().join(format!("run/network/{NET_UUID}.leases"));
+    let mut lease = String::new();
+    wait_for_long("the guest got a DHCP lease", Duration::from_secs(120), || {
+        lease = std::fs::read_to_string(&leases).unwrap_or_default();
+        lease.contains("52:54:00:3a:00:01")
+    });
+    let line = lease
+        .lines()
+        .find(|l| l.contains("52:54:00:3a:00:01"))
+        .expect("lease line");
+    let ip: std::net::Ipv4Addr = line.split_whitespace().nth(2).expect("address").parse().expect("IPv4");
+    let last = ip.octets()[3];
+    assert!(
+        ip.octets()[..3] == [192, 168, 150] && (10..=20).contains(&last),
+        "{line}"
+    );
+    // dnsmasq serves DNS on the bridge's address only.
+    let sockets = ns.ok(&["ss", "-lun"]);
+    assert!(sockets.contains("192.168.150.1:53"), "{sockets}");
 
     agent.ok(&["destroy", "netguest"]);
     assert!(ns.link("vnet0").is_none(), "the tap goes with the guest");
