@@ -34,15 +34,27 @@ fn hotplug_base(machine: &str) -> u16 {
     }
 }
 
+/// What the boot sector does with an unplug request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guest {
+    /// Ejects the cpu at once, as an OS does.
+    Ejects,
+    /// Acknowledges the request and ejects the cpu 182 timer ticks (10 s)
+    /// later: after the driver's 5 s wait, so the eject happens on its own.
+    EjectsLate,
+    /// Never answers.
+    Ignores,
+}
+
 /// 16-bit real-mode code, loaded by SeaBIOS at 0x7c00. `BASE` is patched in.
-fn program(base: u16, eject: bool) -> Vec<u8> {
+fn program(base: u16, guest: Guest) -> Vec<u8> {
     let [lo, hi] = base.to_le_bytes();
     let mut code = vec![
         0xba, lo, hi, //       mov  $BASE, %dx
         0x30, 0xc0, //         xor  %al, %al
         0xee, //               out  %al, (%dx)    ; 0 at the legacy bitmap: modern interface on
     ];
-    if !eject {
+    if guest == Guest::Ignores {
         code.extend([
             0xfb, //           idle: sti
             0xf4, //                 hlt
@@ -58,35 +70,69 @@ fn program(base: u16, eject: bool) -> Vec<u8> {
         0x83, 0xc2, 0x04, //         add  $4, %dx
         0xec, //                     in   (%dx), %al      ; its status
         0xa8, 0x04, //               test $4, %al         ; removal requested?
-        0x74, 0x06, //               jz   skip
-        0xb0, 0x04, //               mov  $4, %al
-        0xee, //                     out  %al, (%dx)      ; acknowledge the request
-        0xb0, 0x08, //               mov  $8, %al
-        0xee, //                     out  %al, (%dx)      ; eject the cpu
-        0x66, 0x43, //         skip: inc  %ebx
-        0x66, 0x83, 0xfb, 0x08, //   cmp  $8, %ebx
-        0x72, 0xe2, //               jb   next
+    ]);
+    if guest == Guest::Ejects {
+        code.extend([
+            0x74, 0x06, //           jz   skip
+            0xb0, 0x04, //           mov  $4, %al
+            0xee, //                 out  %al, (%dx)      ; acknowledge the request
+            0xb0, 0x08, //           mov  $8, %al
+            0xee, //                 out  %al, (%dx)      ; eject the cpu
+        ]);
+    } else {
+        code.extend([
+            0x74, 0x2e, //           jz   skip
+            0xb0, 0x04, //           mov  $4, %al
+            0xee, //                 out  %al, (%dx)      ; acknowledge the request
+            0xb8, 0x40, 0x00, //     mov  $0x40, %ax
+            0x8e, 0xc0, //           mov  %ax, %es        ; the BIOS data area
+            0x26, 0x66, 0x8b, 0x0e, 0x6c, 0x00, // mov %es:0x6c, %ecx ; timer ticks now
+            0xfb, //           wait: sti
+            0xf4, //                 hlt
+            0x26, 0x66, 0xa1, 0x6c, 0x00, //     mov %es:0x6c, %eax
+            0x66, 0x29, 0xc8, //     sub  %ecx, %eax
+            0x66, 0x3d, 0xb6, 0x00, 0x00, 0x00, // cmp $182, %eax  ; 10 s at 18.2 Hz
+            0x72, 0xee, //           jb   wait
+            0xba, lo, hi, //         mov  $BASE, %dx
+            0x66, 0x89, 0xd8, //     mov  %ebx, %eax
+            0x66, 0xef, //           out  %eax, (%dx)     ; select it again
+            0x83, 0xc2, 0x04, //     add  $4, %dx
+            0xb0, 0x08, //           mov  $8, %al
+            0xee, //                 out  %al, (%dx)      ; eject the cpu
+        ]);
+    }
+    let back: u8 = if guest == Guest::Ejects { 0xe2 } else { 0xba };
+    code.extend([
+        0x66,
+        0x43, //         skip: inc  %ebx
+        0x66,
+        0x83,
+        0xfb,
+        0x08, //   cmp  $8, %ebx
+        0x72,
+        back, //               jb   next
         0xfb, //                     sti
         0xf4, //                     hlt                  ; until the next timer tick
-        0xeb, 0xdb, //               jmp  scan
+        0xeb,
+        back.wrapping_sub(0x07), // jmp scan
     ]);
     code
 }
 
 /// A 1 MiB raw disk whose boot sector is `program`.
-fn boot_disk(dir: &Path, machine: &str, eject: bool) -> PathBuf {
-    let code = program(hotplug_base(machine), eject);
+fn boot_disk(dir: &Path, machine: &str, guest: Guest) -> PathBuf {
+    let code = program(hotplug_base(machine), guest);
     let mut image = vec![0u8; 1024 * 1024];
     image[..code.len()].copy_from_slice(&code);
     image[510] = 0x55;
     image[511] = 0xaa;
-    let path = dir.join(format!("boot-{machine}-{}.img", if eject { "eject" } else { "deaf" }));
+    let path = dir.join(format!("boot-{machine}-{guest:?}.img"));
     std::fs::write(&path, image).expect("boot disk written");
     path
 }
 
-fn guest(dir: &Path, machine: &str, eject: bool) -> virtbus_schemas::DomainDef {
-    let disk = boot_disk(dir, machine, eject);
+fn guest(dir: &Path, machine: &str, behaviour: Guest) -> virtbus_schemas::DomainDef {
+    let disk = boot_disk(dir, machine, behaviour);
     let (dev, bus) = if machine == "q35" {
         ("sda", "sata")
     } else {
@@ -145,7 +191,7 @@ fn set_vcpus_once_booted(
 fn unplug_with_a_cooperating_guest(machine: &str) {
     let state = tempfile::tempdir().expect("tempdir");
     let (driver, _notices) = open_driver(state.path());
-    let def = guest(state.path(), machine, true);
+    let def = guest(state.path(), machine, Guest::Ejects);
     let uuid = def.uuid;
     driver.create_domain(def).expect("start");
     let _guard = DestroyOnDrop(&driver, uuid);
@@ -188,7 +234,7 @@ fn a_guest_that_ejects_cpus_gets_vcpus_unplugged_on_q35() {
 fn a_guest_that_ignores_the_unplug_request_times_out_and_keeps_its_vcpus() {
     let state = tempfile::tempdir().expect("tempdir");
     let (driver, _notices) = open_driver(state.path());
-    let def = guest(state.path(), "pc", false);
+    let def = guest(state.path(), "pc", Guest::Ignores);
     let uuid = def.uuid;
     driver.create_domain(def).expect("start");
     let _guard = DestroyOnDrop(&driver, uuid);
@@ -208,4 +254,41 @@ fn a_guest_that_ignores_the_unplug_request_times_out_and_keeps_its_vcpus() {
     driver.resume_domain(uuid).expect("resume");
     driver.destroy_domain(uuid).expect("destroy");
     assert!(!qemu_running_for(uuid));
+}
+
+#[test]
+fn a_vcpu_the_guest_ejects_after_the_timeout_leaves_the_live_definition_too() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let (driver, notices) = open_driver(state.path());
+    let def = guest(state.path(), "pc", Guest::EjectsLate);
+    let uuid = def.uuid;
+    driver.create_domain(def).expect("start");
+    let _guard = DestroyOnDrop(&driver, uuid);
+    driver.set_vcpus(uuid, 2).expect("hotplug one vcpu");
+    while notices.try_recv().is_ok() {}
+
+    let err = set_vcpus_once_booted(&driver, uuid, 1).expect_err("the guest answers only after 10 s");
+    assert!(err.message.contains("vcpu unplug request timed out"), "{err}");
+    assert_eq!(driver.get_domain(uuid).expect("get").def.vcpu.current, 2);
+
+    // Later the guest ejects the cpu: qemu reports the removal, the driver
+    // takes qemu's count into the live definition and tells the core.
+    let started = Instant::now();
+    let notice = loop {
+        match notices.recv_timeout(Duration::from_secs(1)) {
+            Ok(virtbus_drivers::DriverNotice::Domain { uuid: u, event: None }) if u == uuid => break true,
+            _ if started.elapsed() > Duration::from_secs(60) => break false,
+            _ => {}
+        }
+    };
+    assert!(notice, "a refresh notice for the guest after its vcpu left");
+    assert_eq!(driver.get_domain(uuid).expect("get").def.vcpu.current, 1);
+    assert_eq!(driver.domain_stats(uuid).expect("stats").vcpus, 1);
+    assert!(!driver
+        .get_domain(uuid)
+        .expect("get")
+        .def
+        .to_xml()
+        .contains("current='2'"));
+    driver.destroy_domain(uuid).expect("destroy");
 }

@@ -6,7 +6,9 @@
 //! `device_del`, which only finishes once the guest OS ejects the cpu
 //! (ACPI); libvirt waits 5 s for that and then reports a timeout. qemu
 //! refuses the request outright while the guest has not switched on ACPI's
-//! cpu hotplug interface (a guest in its firmware).
+//! cpu hotplug interface (a guest in its firmware). A vcpu the guest ejects
+//! after that wait shows up as `DEVICE_DELETED`, on which the live
+//! definition takes qemu's count (`lifecycle.rs`).
 
 use super::qmp::Qmp;
 use serde_json::{json, Map, Value};
@@ -57,7 +59,17 @@ fn slots(qmp: &Qmp, name: &str, timeout: Duration) -> VirtResult<Vec<Slot>> {
     Ok(out)
 }
 
-fn online_vcpus(qmp: &Qmp, name: &str, timeout: Duration) -> VirtResult<usize> {
+/// Whether a `DEVICE_DELETED` event is about a vcpu we hotplugged (qemu
+/// 7.2 reports the cpu's `lapic` child, `/machine/peripheral/vcpuN/lapic`,
+/// and not always the cpu itself).
+pub(crate) fn is_vcpu_removal(data: &Value) -> bool {
+    let device = data.get("device").and_then(Value::as_str).unwrap_or("");
+    let path = data.get("path").and_then(Value::as_str).unwrap_or("");
+    device.starts_with("vcpu") || path.starts_with("/machine/peripheral/vcpu")
+}
+
+/// The number of vcpus qemu runs (`query-cpus-fast`).
+pub(crate) fn online_vcpus(qmp: &Qmp, name: &str, timeout: Duration) -> VirtResult<usize> {
     qmp.execute("query-cpus-fast", None, timeout)
         .map(|v| v.as_array().map_or(0, Vec::len))
         .map_err(|e| VirtError::operation_failed(format!("qemu monitor of domain '{name}': {e}")))

@@ -9,6 +9,7 @@
 use super::argv::{self, Accel, ArgvContext};
 use super::domains::DomObj;
 use super::events;
+use super::hotplug;
 use super::process::{self, RunFiles, RuntimeState};
 use super::qmp::{MonitorEvent, Qmp};
 use super::taps;
@@ -321,6 +322,13 @@ impl Inner {
                 if seq <= barrier && matches!(name.as_str(), "STOP" | "RESUME") {
                     return;
                 }
+                if name == "DEVICE_DELETED" && hotplug::is_vcpu_removal(&data) {
+                    if self.refresh_live_vcpus(&mut obj) {
+                        drop(obj);
+                        self.notify(uuid, None);
+                    }
+                    return;
+                }
                 let reaction = events::react(obj.state, &name, &data);
                 if let Some(state) = reaction.state {
                     obj.state = state;
@@ -340,6 +348,26 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// A vcpu left qemu (the guest ejected it, possibly after `setvcpus`
+    /// gave up waiting): the live definition takes qemu's count. True if
+    /// it changed.
+    fn refresh_live_vcpus(&self, obj: &mut DomObj) -> bool {
+        let Some(run) = &obj.run else { return false };
+        let Ok(online) = hotplug::online_vcpus(&run.qmp, &obj.def.name, self.config.qmp_timeout) else {
+            return false;
+        };
+        let online = online as u32;
+        if online == 0 || online == obj.def.vcpu.current {
+            return false;
+        }
+        let mut live = (*obj.def).clone();
+        live.vcpu.current = online;
+        live.sync();
+        obj.def = Arc::new(live);
+        let _ = self.save_runtime(obj);
+        true
     }
 
     /// After a shutdown request: destroys the guest if it is still running
