@@ -208,11 +208,19 @@ fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-#[test]
-fn https_listener_and_users_from_the_config_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path();
-    // A test CA and a server certificate for 127.0.0.1, as docs/cim.md shows.
+/// A test CA (`<prefix>ca.pem`) and a server certificate for 127.0.0.1 it
+/// signed (`<prefix>server.pem`, `<prefix>server.key`), made by openssl as
+/// docs/cim.md shows.
+fn test_pki(pki: &std::path::Path, prefix: &str) {
+    let file = |name: &str| format!("{prefix}{name}");
+    let (ca_key, ca, key, csr, cert) = (
+        file("ca.key"),
+        file("ca.pem"),
+        file("server.key"),
+        file("server.csr"),
+        file("server.pem"),
+    );
+    let subject = format!("/CN=virtbus test CA {prefix}");
     openssl(
         pki,
         &[
@@ -221,16 +229,16 @@ fn https_listener_and_users_from_the_config_file() {
             "-days",
             "2",
             "-subj",
-            "/CN=virtbus test CA",
+            &subject,
             "-newkey",
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
-            "ca.key",
+            &ca_key,
             "-out",
-            "ca.pem",
+            &ca,
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -250,9 +258,9 @@ fn https_listener_and_users_from_the_config_file() {
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
-            "server.key",
+            &key,
             "-out",
-            "server.csr",
+            &csr,
         ],
     );
     std::fs::write(
@@ -267,20 +275,28 @@ fn https_listener_and_users_from_the_config_file() {
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            &csr,
             "-CA",
-            "ca.pem",
+            &ca,
             "-CAkey",
-            "ca.key",
+            &ca_key,
             "-CAcreateserial",
             "-days",
             "2",
             "-extfile",
             "ext.cnf",
             "-out",
-            "server.pem",
+            &cert,
         ],
     );
+}
+
+#[test]
+fn https_listener_and_users_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path();
+    // A test CA and a server certificate for 127.0.0.1, as docs/cim.md shows.
+    test_pki(pki, "");
     let hash = openssl(pki, &["passwd", "-6", "e2e-secret"]);
     let config = pki.join("virtbus.toml");
     std::fs::write(
@@ -295,19 +311,8 @@ fn https_listener_and_users_from_the_config_file() {
     .unwrap();
     let state = pki.join("state");
     let mut agent = Agent::start(&state, &["--config", config.to_str().unwrap()], &[]);
-    let addr = agent
-        .drain_logs()
-        .iter()
-        .find_map(|line| {
-            Some(
-                line.split("cim: listening on https://")
-                    .nth(1)?
-                    .split("/cimom")
-                    .next()?
-                    .to_string(),
-            )
-        })
-        .unwrap_or_else(|| panic!("no cim https line in {:?}", agent.log_lines));
+    // The ctl socket may answer before the adapters log their listeners.
+    let addr = wait_for_log(&mut agent, "cim: listening on https://");
     assert!(
         !agent.log_lines.iter().any(|l| l.contains("listening on http://")),
         "http is off"
@@ -347,6 +352,30 @@ fn https_listener_and_users_from_the_config_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("needs tls_cert and tls_key"),
+        "{err}"
+    );
+
+    // So is a listener CA file without a certificate in it, named in the error.
+    let bogus = pki.join("not-a-ca.pem");
+    std::fs::write(&bogus, "not PEM at all\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[cim]\nlisten = \"127.0.0.1:0\"\nlistener_ca_file = \"{}\"\n",
+            bogus.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(common::BIN)
+        .args(["serve", "--snmp-listen", "off", "--state-dir"])
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("listener CA certificates") && err.contains("not-a-ca.pem"),
         "{err}"
     );
 }
@@ -513,6 +542,92 @@ fn network_pools_through_create_child_and_delete_resource_pool() {
     run_cim_py("pywbem_netpools.py", &[&url, "cimnet", "delete"]);
     let listed = agent.ok(&["-q", "net-list", "--all"]);
     assert!(!listed.contains("cimnet"), "{listed}");
+    let status = agent.terminate();
+    assert!(status.success(), "agent exit status {status}");
+}
+
+#[test]
+fn indications_to_https_listeners_verify_their_certificates() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path();
+    // The CA the agent trusts for listeners, and another one it does not.
+    test_pki(pki, "");
+    test_pki(pki, "rogue-");
+    let config = pki.join("virtbus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[snmp]\nlisten = \"off\"\n[cim]\nlisten = \"127.0.0.1:0\"\nlistener_ca_file = \"{}\"\n",
+            pki.join("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&pki.join("state"), &["--config", config.to_str().unwrap()], &[]);
+    let addr = wait_for_log(&mut agent, "cim: listening on http://");
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters/cim/tests/py/pywbem_https_listener.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .args([format!("http://{addr}"), pki.display().to_string(), "tlsguest".into()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let rogue_port = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(port) = line.strip_prefix("delivered ") {
+                    break port.trim().to_string();
+                }
+                seen.push(line);
+            }
+            _ => {
+                let status = child.wait().unwrap();
+                panic!("pywbem_https_listener.py ended ({status}) before delivery: {seen:?}");
+            }
+        }
+    };
+    // The agent refuses the other CA's certificate on every attempt, then
+    // gives up on that indication and says why.
+    let rogue = format!("127.0.0.1:{rogue_port}");
+    let started = std::time::Instant::now();
+    let refusal = loop {
+        let found = agent
+            .drain_logs()
+            .iter()
+            .find(|l| l.contains("indication not delivered") && l.contains(&rogue))
+            .cloned();
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no delivery failure for {rogue} in {:?}",
+            agent.log_lines
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(refusal.contains("certificate"), "{refusal}");
+    child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() && rest.iter().any(|l| l == "ok"),
+        "pywbem_https_listener.py: {status} {rest:?}"
+    );
+    // The trusted listener's delivery went over TLS with the listener CA:
+    // no failure was logged for it.
+    assert!(
+        !agent
+            .log_lines
+            .iter()
+            .any(|l| l.contains("indication not delivered") && !l.contains(&rogue)),
+        "{:?}",
+        agent.log_lines
+    );
     let status = agent.terminate();
     assert!(status.success(), "agent exit status {status}");
 }

@@ -26,5 +26,6 @@ pub mod value;
 pub mod xml;
 
 pub use auth::User;
+pub use indication::export::ListenerTls;
 pub use ops::Engine;
 pub use server::{start, tls_acceptor, CimServer, ServerConfig, StartError, TlsFiles};

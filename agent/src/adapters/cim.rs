@@ -43,6 +43,9 @@ pub struct Section {
     pub tls_key: Option<PathBuf>,
     /// Largest request body in bytes [default: 16 MiB].
     pub max_body: Option<usize>,
+    /// PEM CA certificate(s) trusted for https:// indication listeners, in
+    /// addition to the system's CA store.
+    pub listener_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub users: Vec<UserEntry>,
 }
@@ -144,8 +147,21 @@ impl Settings {
         Ok(config)
     }
 
+    /// The indication delivery's TLS trust: the system store plus `listener_ca_file`.
+    pub fn listener_tls(&self) -> Result<virtbus_cim::ListenerTls, AdapterError> {
+        let tls = virtbus_cim::ListenerTls::default();
+        match &self.file.listener_ca_file {
+            None => Ok(tls),
+            Some(file) => tls.with_ca_file(file).map_err(|e| AdapterError::Failed {
+                adapter: "cim",
+                message: e.to_string(),
+            }),
+        }
+    }
+
     pub fn check(&self) -> Result<(), AdapterError> {
         self.config()?;
+        self.listener_tls()?;
         self.https_config().map(|_| ())
     }
 }
@@ -168,9 +184,10 @@ pub async fn start(
         return Ok(None);
     }
     // Indication subscriptions outlive agent restarts (docs/cim.md).
-    let engine = Arc::new(
-        virtbus_cim::Engine::new(core.clone()).with_subscriptions_file(state_dir.join("cim/subscriptions.xml")),
-    );
+    let mut engine =
+        virtbus_cim::Engine::new(core.clone()).with_subscriptions_file(state_dir.join("cim/subscriptions.xml"));
+    engine.listener_tls = settings.listener_tls()?;
+    let engine = Arc::new(engine);
     let mut tasks = Vec::new();
     if let Some(config) = http {
         let explicit = settings.listen.is_some();

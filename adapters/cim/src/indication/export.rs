@@ -2,8 +2,10 @@
 //! Indications (as libvirt-cim maps domain lifecycle events: DEFINED/ADDED
 //! → Created, UNDEFINED → Deleted, everything else → Modified), matched
 //! against every subscription's filter and sent to its listener as a CIM-XML
-//! `ExportIndication` (DSP0200 §5.4) over HTTP, one ordered queue per
-//! listener, with retries and backoff.
+//! `ExportIndication` (DSP0200 §5.4) over HTTP or HTTPS, one ordered queue
+//! per listener, with retries and backoff. HTTPS listeners are verified
+//! against the system's CA store and the CAs configured for listeners
+//! ([`ListenerTls`]), with the destination's host as the expected name.
 
 use super::query;
 use super::Registry;
@@ -14,11 +16,14 @@ use crate::value::{CimType, Instance, Value};
 use crate::xml::write;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use virtbus_actors::{Core, EventBody, Received};
 use virtbus_schemas::lifecycle::DomainEventType;
 
@@ -31,11 +36,16 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Connect + send + answer, per attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A listener URL (`http://host:port/path`).
+/// A listener URL (`http://host:port/path` or `https://…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// `host:port` to connect to (port 80 or 443 when the URL has none).
     pub authority: String,
+    /// The host alone (no brackets): the name an HTTPS listener's
+    /// certificate must carry.
+    pub host: String,
     pub path: String,
+    pub tls: bool,
 }
 
 impl Target {
@@ -46,15 +56,11 @@ impl Target {
                 format!("listener destination '{url}' {why}"),
             )
         };
-        if url.starts_with("https://") {
-            return Err(CimError::new(
-                CimStatus::NotSupported,
-                format!("listener destination '{url}': delivery over https is not supported; use http://"),
-            ));
-        }
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| bad("is not an http:// URL"))?;
+        let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (rest, false),
+            (_, Some(rest)) => (rest, true),
+            _ => return Err(bad("is not an http:// or https:// URL")),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -62,17 +68,24 @@ impl Target {
         if authority.is_empty() || authority.contains('@') || authority.chars().any(char::is_whitespace) {
             return Err(bad("has no usable host:port"));
         }
-        let authority = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() && !host.is_empty() => (host, Some(port)),
+            _ => (authority, None),
         };
+        // An IPv6 literal is bracketed in the URL, bare in the certificate.
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        if bare.is_empty() || (bare.contains(':') && bare.len() == host.len()) {
+            return Err(bad("has no usable host:port"));
+        }
+        if tls && ServerName::try_from(bare.to_string()).is_err() {
+            return Err(bad("has a host that is neither a DNS name nor an IP address"));
+        }
+        let port = port.unwrap_or(if tls { "443" } else { "80" });
         Ok(Target {
-            authority,
+            authority: format!("{host}:{port}"),
+            host: bare.to_string(),
             path: path.to_string(),
+            tls,
         })
     }
 }
@@ -101,16 +114,85 @@ pub fn cim_datetime(ns: u64) -> String {
     )
 }
 
+/// How HTTPS listeners are verified: the system's CA store (as
+/// rustls-native-certs finds it, honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`)
+/// plus the CAs configured for listeners. The client configuration is made
+/// when the first HTTPS listener is used.
+#[derive(Debug, Clone, Default)]
+pub struct ListenerTls {
+    extra: Vec<CertificateDer<'static>>,
+}
+
+impl ListenerTls {
+    /// Reads the PEM CA certificates in `file` (one or more).
+    pub fn with_ca_file(mut self, file: &Path) -> Result<ListenerTls, crate::StartError> {
+        use rustls::pki_types::pem::PemObject;
+        let error = |message: String| crate::StartError::TlsFile {
+            what: "listener CA certificates",
+            path: file.to_path_buf(),
+            message,
+        };
+        let certs = CertificateDer::pem_file_iter(file)
+            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| error(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(error("no CERTIFICATE block in the file".into()));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &certs {
+            roots.add(cert.clone()).map_err(|e| error(e.to_string()))?;
+        }
+        self.extra.extend(certs);
+        Ok(self)
+    }
+
+    fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for err in &native.errors {
+            tracing::debug!(adapter = "cim", error = %err, "cim: system CA store: {err}");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(adapter = "cim", added, ignored, "cim: system CAs for https listeners");
+        for cert in &self.extra {
+            if let Err(err) = roots.add(cert.clone()) {
+                tracing::warn!(adapter = "cim", error = %err, "cim: a configured listener CA was refused");
+            }
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+        match config {
+            Ok(config) => Arc::new(config),
+            // The ring provider supports the default versions; this cannot happen.
+            Err(err) => panic!("rustls client configuration: {err}"),
+        }
+    }
+}
+
 /// Starts the delivery task once per registry (on the current runtime).
-pub fn ensure_started(registry: &Arc<Registry>, core: &Core, host: &str, requested: &Arc<RequestedStates>) {
+pub fn ensure_started(
+    registry: &Arc<Registry>,
+    core: &Core,
+    host: &str,
+    requested: &Arc<RequestedStates>,
+    tls: &ListenerTls,
+) {
     if registry.delivery_started.swap(true, Ordering::SeqCst) {
         return;
     }
-    let (registry, core, host, requested) = (registry.clone(), core.clone(), host.to_string(), requested.clone());
-    tokio::spawn(async move { run(registry, core, host, requested).await });
+    let (registry, core, host, requested, tls) = (
+        registry.clone(),
+        core.clone(),
+        host.to_string(),
+        requested.clone(),
+        tls.clone(),
+    );
+    tokio::spawn(async move { run(registry, core, host, requested, tls).await });
 }
 
-async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<RequestedStates>) {
+async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<RequestedStates>, tls: ListenerTls) {
+    let mut client_tls: Option<Arc<rustls::ClientConfig>> = None;
     let schema = Schema::default();
     let mut subscription = core.subscribe();
     // The picture before each event: where PreviousInstance comes from.
@@ -238,9 +320,13 @@ async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<R
             }
             sent_to.push(url.to_string());
             let Ok(target) = Target::parse(url) else { continue };
+            let connector = target.tls.then(|| {
+                let config = client_tls.get_or_insert_with(|| tls.client_config());
+                tokio_rustls::TlsConnector::from(config.clone())
+            });
             let queue = queues
                 .entry(url.to_string())
-                .or_insert_with(|| spawn_sender(url.to_string(), target));
+                .or_insert_with(|| spawn_sender(url.to_string(), target, connector));
             if queue.try_send(body.clone()).is_err() {
                 tracing::warn!(
                     adapter = "cim",
@@ -267,13 +353,13 @@ pub fn export_request(id: u64, indication: &Instance, host: &str) -> String {
 }
 
 /// One ordered sender per listener.
-fn spawn_sender(url: String, target: Target) -> mpsc::Sender<String> {
+fn spawn_sender(url: String, target: Target, tls: Option<tokio_rustls::TlsConnector>) -> mpsc::Sender<String> {
     let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
     tokio::spawn(async move {
         while let Some(body) = rx.recv().await {
             let mut backoff = FIRST_BACKOFF;
             for attempt in 1..=ATTEMPTS {
-                let why = match tokio::time::timeout(ATTEMPT_TIMEOUT, post(&target, &body)).await {
+                let why = match tokio::time::timeout(ATTEMPT_TIMEOUT, post(&target, tls.as_ref(), &body)).await {
                     Ok(Ok(())) => break,
                     Ok(Err(err)) => err,
                     Err(_) => "timed out".to_string(),
@@ -291,11 +377,26 @@ fn spawn_sender(url: String, target: Target) -> mpsc::Sender<String> {
     tx
 }
 
-/// One HTTP POST of an export request; Ok when the listener answered 200.
-async fn post(target: &Target, body: &str) -> Result<(), String> {
-    let mut stream = tokio::net::TcpStream::connect(&target.authority)
+/// One POST of an export request, over TLS for an https listener; Ok when
+/// the listener answered 200.
+async fn post(target: &Target, tls: Option<&tokio_rustls::TlsConnector>, body: &str) -> Result<(), String> {
+    let tcp = tokio::net::TcpStream::connect(&target.authority)
         .await
         .map_err(|e| format!("connect {}: {e}", target.authority))?;
+    match tls {
+        None => exchange(tcp, target, body).await,
+        Some(connector) => {
+            let name = ServerName::try_from(target.host.clone()).map_err(|e| e.to_string())?;
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("tls with {}: {e}", target.authority))?;
+            exchange(stream, target, body).await
+        }
+    }
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, target: &Target, body: &str) -> Result<(), String> {
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/xml; charset=\"utf-8\"\r\n\
          Accept: application/xml\r\nContent-Length: {}\r\nCIMExport: MethodRequest\r\n\
@@ -334,13 +435,31 @@ mod tests {
             Target::parse("http://127.0.0.1:5000").unwrap(),
             Target {
                 authority: "127.0.0.1:5000".into(),
-                path: "/".into()
+                host: "127.0.0.1".into(),
+                path: "/".into(),
+                tls: false,
             }
         );
         assert_eq!(Target::parse("http://h/cimlistener").unwrap().authority, "h:80");
+        let https = Target::parse("https://listener.example/cim").unwrap();
         assert_eq!(
-            Target::parse("https://h:1").unwrap_err().status,
-            CimStatus::NotSupported
+            (
+                https.authority.as_str(),
+                https.host.as_str(),
+                https.path.as_str(),
+                https.tls
+            ),
+            ("listener.example:443", "listener.example", "/cim", true)
+        );
+        let v6 = Target::parse("https://[::1]:5001").unwrap();
+        assert_eq!((v6.authority.as_str(), v6.host.as_str()), ("[::1]:5001", "::1"));
+        assert_eq!(
+            Target::parse("https://a_b!:1").unwrap_err().status,
+            CimStatus::InvalidParameter
+        );
+        assert_eq!(
+            Target::parse("http://::1:80").unwrap_err().status,
+            CimStatus::InvalidParameter
         );
         assert_eq!(Target::parse("h:1").unwrap_err().status, CimStatus::InvalidParameter);
         assert_eq!(

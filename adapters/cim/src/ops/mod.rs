@@ -34,6 +34,8 @@ pub struct Engine {
     pub host: String,
     pub contexts: pull::Contexts,
     pub indications: Arc<Registry>,
+    /// How HTTPS listener destinations are verified.
+    pub listener_tls: crate::ListenerTls,
 }
 
 impl Engine {
@@ -56,7 +58,15 @@ impl Engine {
             host,
             contexts: pull::Contexts::default(),
             indications: Arc::default(),
+            listener_tls: Default::default(),
         }
+    }
+
+    /// Trusts the PEM CA certificates in `file` for HTTPS listener
+    /// destinations, besides the system's CA store.
+    pub fn with_listener_ca(mut self, file: &std::path::Path) -> Result<Engine, crate::StartError> {
+        self.listener_tls = std::mem::take(&mut self.listener_tls).with_ca_file(file)?;
+        Ok(self)
     }
 
     /// Keeps indication subscriptions in `file` (loaded now, written on
@@ -68,7 +78,13 @@ impl Engine {
 
     /// Starts delivering indications from the bus (once; needs a tokio runtime).
     pub fn start_indications(&self) {
-        crate::indication::export::ensure_started(&self.indications, &self.core, &self.host, &self.requested);
+        crate::indication::export::ensure_started(
+            &self.indications,
+            &self.core,
+            &self.host,
+            &self.requested,
+            &self.listener_tls,
+        );
     }
 
     pub fn ctx<'a>(&'a self, snap: &'a Snapshot, namespace: &'a str) -> Ctx<'a> {
