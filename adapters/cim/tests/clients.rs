@@ -251,3 +251,22 @@ fn enumeration_count_of_open_contexts() {
     let got = count(&ctx);
     assert!(got.contains("CODE=\"21\""), "{got}");
 }
+
+#[test]
+fn disk_pools_and_volumes_on_qemu_are_real_directories_and_files() {
+    // qemu:///session keeps pools as directories and volumes as files made
+    // by qemu-img (scripts/setup/20-qemu.sh installs it).
+    let state = tempfile::tempdir().expect("tempdir");
+    let data = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(data.path().join("pool")).expect("pool directory");
+    let server = Server::start_on(&format!("qemu:///session?statedir={}", state.path().display()));
+    run_py(
+        "pywbem_qemu_storage.py",
+        &[&server.url(), &data.path().display().to_string()],
+    );
+    let snap = server.core.snapshot();
+    assert!(snap.pool_by_name("cimmissing").is_none());
+    let pool = snap.pool_by_name("cimdir").expect("the pool CIM created");
+    assert!(pool.is_active() && pool.persistent && pool.autostart, "{pool:?}");
+    assert!(pool.volumes.is_empty(), "{:?}", pool.volumes);
+}

@@ -84,8 +84,23 @@ pub async fn create_child(engine: &Engine, ns: &str, params: Params<'_>) -> Resu
         escape(&name),
         escape(path)
     );
+    let autostart = match rasd.get_str("Autostart").map(str::trim) {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => return Err(invalid(format!("Autostart {other} is not supported (0: no, 1: yes)"))),
+    };
     let record = engine.core.define_pool(&xml).await?;
-    engine.core.pool_record(record.def.uuid, PoolOp::Start).await?;
+    let uuid = record.def.uuid;
+    // As libvirt-cim: a pool that does not start is undefined again.
+    if let Err(err) = engine.core.pool_record(uuid, PoolOp::Start).await {
+        if let Err(undo) = engine.core.pool_record(uuid, PoolOp::Undefine).await {
+            tracing::warn!(pool = %name, error = %undo, "cim: a storage pool that did not start stays defined");
+        }
+        return Err(err.into());
+    }
+    if autostart {
+        engine.core.pool_record(uuid, PoolOp::SetAutostart(true)).await?;
+    }
     Ok(ObjectPath::new(ns, "KVM_DiskPool").key("InstanceID", format!("DiskPool/{name}")))
 }
 
