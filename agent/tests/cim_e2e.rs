@@ -576,11 +576,11 @@ fn indications_to_https_listeners_verify_their_certificates() {
         .expect("python runs");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
-    let rogue_port = loop {
+    let (rogue_port, trusted_port) = loop {
         match lines.next() {
             Some(Ok(line)) => {
-                if let Some(port) = line.strip_prefix("delivered ") {
-                    break port.trim().to_string();
+                if let Some((rogue, trusted)) = line.strip_prefix("delivered ").and_then(|p| p.split_once(' ')) {
+                    break (rogue.to_string(), trusted.trim().to_string());
                 }
                 seen.push(line);
             }
@@ -590,27 +590,32 @@ fn indications_to_https_listeners_verify_their_certificates() {
             }
         }
     };
-    // The agent refuses the other CA's certificate on every attempt, then
-    // gives up on that indication and says why.
+    // The agent refuses the other CA's certificate, and the trusted one
+    // under a name it does not carry, on every attempt; then it gives up on
+    // that indication and says why.
     let rogue = format!("127.0.0.1:{rogue_port}");
-    let started = std::time::Instant::now();
-    let refusal = loop {
-        let found = agent
-            .drain_logs()
-            .iter()
-            .find(|l| l.contains("indication not delivered") && l.contains(&rogue))
-            .cloned();
-        if let Some(line) = found {
-            break line;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "no delivery failure for {rogue} in {:?}",
-            agent.log_lines
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert!(refusal.contains("certificate"), "{refusal}");
+    let by_name = format!("localhost:{trusted_port}");
+    for refused in [&rogue, &by_name] {
+        let started = std::time::Instant::now();
+        let refusal = loop {
+            agent.drain_logs();
+            let found = agent
+                .log_lines
+                .iter()
+                .find(|l| l.contains("indication not delivered") && l.contains(refused.as_str()))
+                .cloned();
+            if let Some(line) = found {
+                break line;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "no delivery failure for {refused} in {:?}",
+                agent.log_lines
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert!(refusal.contains("certificate"), "{refusal}");
+    }
     child.stdin.take().unwrap().write_all(b"done\n").unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
@@ -618,13 +623,15 @@ fn indications_to_https_listeners_verify_their_certificates() {
         status.success() && rest.iter().any(|l| l == "ok"),
         "pywbem_https_listener.py: {status} {rest:?}"
     );
-    // The trusted listener's delivery went over TLS with the listener CA:
-    // no failure was logged for it.
+    // The trusted listener's delivery by address went over TLS with the
+    // listener CA: no failure was logged for it.
+    agent.drain_logs();
+    let trusted = format!("127.0.0.1:{trusted_port}");
     assert!(
         !agent
             .log_lines
             .iter()
-            .any(|l| l.contains("indication not delivered") && !l.contains(&rogue)),
+            .any(|l| l.contains("indication not delivered") && l.contains(&trusted)),
         "{:?}",
         agent.log_lines
     );

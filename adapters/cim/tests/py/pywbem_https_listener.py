@@ -1,14 +1,17 @@
 """Indications to https:// listener destinations: two pywbem WBEMListeners
-on HTTPS, one with a certificate from the CA the agent trusts
+on HTTPS, one with a certificate for 127.0.0.1 from the CA the agent trusts
 (listener_ca_file), one from another CA. A DefineSystem's Created indication
-reaches the first; the second never gets one (the agent's TLS verification
-refuses it, which the caller sees in the agent's log).
+reaches the first at https://127.0.0.1:PORT; the second never gets one, and
+neither does the first through https://localhost:PORT, a name its
+certificate does not carry (the agent's TLS verification refuses both,
+which the caller sees in the agent's log).
 
 Usage: pywbem_https_listener.py URL PKI_DIR GUEST
   PKI_DIR holds server.pem/server.key (signed by the trusted CA) and
   rogue-server.pem/rogue-server.key (signed by another CA).
-  Prints 'delivered <untrusted port>' once the trusted listener has its
-  indication, then waits for a line on stdin before cleaning up."""
+  Prints 'delivered <untrusted port> <trusted port>' once the trusted
+  listener has its indication, then waits for a line on stdin before
+  cleaning up."""
 import os
 import queue
 import socket
@@ -50,9 +53,10 @@ sm = pywbem.WBEMSubscriptionManager("virtbushttps")
 try:
     sid = sm.add_server(pywbem.WBEMServer(conn))
     flt = sm.add_filter(sid, NS, "SELECT * FROM KVM_ComputerSystemCreatedIndication", filter_id="created")
-    for port, dest_id in [(trusted_port, "trusted"), (rogue_port, "rogue")]:
-        dest = sm.add_destination(sid, f"https://127.0.0.1:{port}", destination_id=dest_id)
-        check(dest["Destination"] == f"https://127.0.0.1:{port}", f"destination {dest}")
+    for host, port, dest_id in [("127.0.0.1", trusted_port, "trusted"), ("127.0.0.1", rogue_port, "rogue"),
+                                ("localhost", trusted_port, "byname")]:
+        dest = sm.add_destination(sid, f"https://{host}:{port}", destination_id=dest_id)
+        check(dest["Destination"] == f"https://{host}:{port}", f"destination {dest}")
         sm.add_subscriptions(sid, flt.path, [dest.path])
 
     vsms = conn.EnumerateInstanceNames("KVM_VirtualSystemManagementService")[0]
@@ -66,10 +70,11 @@ try:
         check(False, "no indication at the trusted https listener")
     check(ind.classname == "KVM_ComputerSystemCreatedIndication", f"class {ind.classname}")
     check(ind["SourceInstance"]["Name"] == name, f"SourceInstance {ind['SourceInstance']}")
-    print(f"delivered {rogue_port}", flush=True)
+    print(f"delivered {rogue_port} {trusted_port}", flush=True)
     sys.stdin.readline()
-    # The agent has given up on the untrusted listener by now.
+    # The agent has given up on both refused destinations by now.
     check(rogue_got.empty(), "the listener with an untrusted certificate got an indication")
+    check(trusted_got.empty(), "the trusted listener got a second indication, through a name not in its certificate")
     cs = out["ResultingSystem"]
     cs.namespace = NS
     conn.InvokeMethod("DestroySystem", vsms, AffectedSystem=cs)
