@@ -45,12 +45,10 @@ impl GuestTable {
         &self.setter
     }
 
-    /// The value of one readable column for one guest.
-    ///
-    /// Everything but a CPU time that needs a new sample is answered without
-    /// awaiting; that one case is boxed, so the futures of GET and GETNEXT
-    /// (moved into a box per varbind by the agent) stay small.
-    async fn column_value(&self, col: u32, record: &DomainRecord) -> HandlerResult<Option<Value>> {
+    /// The value of one readable column for one guest, if it can be read
+    /// without waiting: `Err(NeedsSample)` for a running guest's CPU time
+    /// whose cached sample is older than [`DEFAULT_MAX_AGE`].
+    fn column_value_now(&self, col: u32, record: &DomainRecord) -> Result<Option<Value>, NeedsSample> {
         let def = &record.def;
         let value = match col {
             column::NAME => Value::OctetString(def.name.clone().into_bytes().into()),
@@ -66,13 +64,25 @@ impl GuestTable {
                 } else if let Some(stats) = self.core.cached_stats(record.uuid(), DEFAULT_MAX_AGE) {
                     Value::Counter64(stats.cpu_time_ns)
                 } else {
-                    return Box::pin(self.sampled_cpu_time(record)).await;
+                    return Err(NeedsSample);
                 }
             }
             column::ROW_STATUS => Value::Integer(crate::oids::row_status::ACTIVE),
             _ => return Ok(None),
         };
         Ok(Some(value))
+    }
+
+    /// The value of one readable column for one guest.
+    ///
+    /// Everything but a CPU time that needs a new sample is answered without
+    /// awaiting; that one case is boxed, so the futures of GET and GETNEXT
+    /// (moved into a box per varbind by the agent) stay small.
+    async fn column_value(&self, col: u32, record: &DomainRecord) -> HandlerResult<Option<Value>> {
+        match self.column_value_now(col, record) {
+            Ok(value) => Ok(value),
+            Err(NeedsSample) => Box::pin(self.sampled_cpu_time(record)).await,
+        }
     }
 
     /// libvirtGuestCpuTime from a new sample (through the domain's actor).
@@ -93,49 +103,34 @@ impl GuestTable {
 
     /// GET of one instance under `libvirtMIB`.
     pub async fn get_value(&self, oid: &Oid) -> HandlerResult<GetResult> {
-        let arcs = oid.arcs();
-        let Some(rest) = arcs.strip_prefix(GUEST_ENTRY) else {
-            return Ok(GetResult::NoSuchObject);
-        };
-        match rest.first() {
-            Some(col) if column::READABLE.contains(col) => {}
-            _ => return Ok(GetResult::NoSuchObject),
-        }
-        let Some((col, uuid)) = parse_instance(oid) else {
-            return Ok(GetResult::NoSuchInstance);
-        };
         let snapshot = self.core.snapshot();
-        let Some(record) = snapshot.domains.get(&uuid) else {
-            return Ok(GetResult::NoSuchInstance);
+        let record = match locate(&snapshot, oid) {
+            Located::Instance(col, record) => (col, record),
+            Located::NoSuchObject => return Ok(GetResult::NoSuchObject),
+            Located::NoSuchInstance => return Ok(GetResult::NoSuchInstance),
         };
-        Ok(match self.column_value(col, record).await? {
+        Ok(match self.column_value(record.0, record.1).await? {
             Some(value) => GetResult::Value(value),
             None => GetResult::NoSuchInstance,
         })
     }
 
+    /// GET of one instance of the table, answered only when it has a value
+    /// that needs no waiting (see [`crate::front`]); `None` otherwise.
+    pub fn get_now(&self, oid: &Oid) -> Option<Value> {
+        let snapshot = self.core.snapshot();
+        match locate(&snapshot, oid) {
+            Located::Instance(col, record) => self.column_value_now(col, record).ok().flatten(),
+            _ => None,
+        }
+    }
+
     /// GETNEXT: the first readable instance after `oid`.
     pub async fn next_value(&self, oid: &Oid) -> HandlerResult<GetNextResult> {
         let snapshot = self.core.snapshot();
-        let arcs = oid.arcs();
-        // Where to start: the first readable column at or after the one
-        // named, and within it the first row after the given index.
-        let (start_col, mut bound) = match arcs.strip_prefix(GUEST_ENTRY) {
-            Some([]) => (column::READABLE[0], Some(Bound::Unbounded)),
-            Some([col, index @ ..]) => {
-                if column::READABLE.contains(col) {
-                    (*col, index_bound_after(index))
-                } else {
-                    match column::READABLE.iter().find(|c| *c > col) {
-                        Some(next) => (*next, Some(Bound::Unbounded)),
-                        None => return Ok(GetNextResult::EndOfMibView),
-                    }
-                }
-            }
-            None if oid < &Oid::from_slice(GUEST_ENTRY) => (column::READABLE[0], Some(Bound::Unbounded)),
-            None => return Ok(GetNextResult::EndOfMibView),
+        let Some((first, mut bound)) = walk_start(oid) else {
+            return Ok(GetNextResult::EndOfMibView);
         };
-        let first = column::READABLE.iter().position(|c| *c == start_col).unwrap_or(0);
         for col in &column::READABLE[first..] {
             if let Some(lower) = bound {
                 if *col == column::CPU_TIME {
@@ -153,6 +148,78 @@ impl GuestTable {
         }
         Ok(GetNextResult::EndOfMibView)
     }
+
+    /// GETNEXT answered without waiting: the next instance of the table
+    /// when there is one and its value is at hand; `None` at the table's end
+    /// or when a CPU time needs a new sample (the full agent then answers,
+    /// see [`crate::front`]).
+    pub fn next_now(&self, oid: &Oid) -> Option<VarBind> {
+        let snapshot = self.core.snapshot();
+        let (first, mut bound) = walk_start(oid)?;
+        for col in &column::READABLE[first..] {
+            if let Some(lower) = bound {
+                for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
+                    match self.column_value_now(*col, record) {
+                        Ok(Some(value)) => return Some(VarBind::new(guest_instance(*col, uuid), value)),
+                        Ok(None) => {}
+                        Err(NeedsSample) => return None,
+                    }
+                }
+            }
+            bound = Some(Bound::Unbounded);
+        }
+        None
+    }
+}
+
+/// A running guest's CPU time must be sampled (through its actor) first.
+struct NeedsSample;
+
+/// What a GET names in the table.
+enum Located<'a> {
+    Instance(u32, &'a DomainRecord),
+    NoSuchObject,
+    NoSuchInstance,
+}
+
+fn locate<'a>(snapshot: &'a virtbus_actors::snapshot::Snapshot, oid: &Oid) -> Located<'a> {
+    let arcs = oid.arcs();
+    let Some(rest) = arcs.strip_prefix(GUEST_ENTRY) else {
+        return Located::NoSuchObject;
+    };
+    match rest.first() {
+        Some(col) if column::READABLE.contains(col) => {}
+        _ => return Located::NoSuchObject,
+    }
+    let Some((col, uuid)) = parse_instance(oid) else {
+        return Located::NoSuchInstance;
+    };
+    match snapshot.domains.get(&uuid) {
+        Some(record) => Located::Instance(col, record),
+        None => Located::NoSuchInstance,
+    }
+}
+
+/// Where a GETNEXT from `oid` starts: the position in [`column::READABLE`]
+/// of the first readable column at or after the one named, and within it
+/// the bound of the first row after the given index (`None`: no row of
+/// that column can follow). `None` when nothing in the table follows.
+fn walk_start(oid: &Oid) -> Option<(usize, Option<Bound<Uuid>>)> {
+    let arcs = oid.arcs();
+    let (start_col, bound) = match arcs.strip_prefix(GUEST_ENTRY) {
+        Some([]) => (column::READABLE[0], Some(Bound::Unbounded)),
+        Some([col, index @ ..]) => {
+            if column::READABLE.contains(col) {
+                (*col, index_bound_after(index))
+            } else {
+                (*column::READABLE.iter().find(|c| *c > col)?, Some(Bound::Unbounded))
+            }
+        }
+        None if oid < &Oid::from_slice(GUEST_ENTRY) => (column::READABLE[0], Some(Bound::Unbounded)),
+        None => return None,
+    };
+    let first = column::READABLE.iter().position(|c| *c == start_col).unwrap_or(0);
+    Some((first, bound))
 }
 
 impl GuestTable {

@@ -24,7 +24,10 @@
 //! - [`notify`]: bus events → `libvirtGuestNotif` traps/informs.
 //! - [`engine_state`]: the persisted SNMPv3 engine ID and boots counter.
 //! - [`errors`]: the one table mapping core errors to SNMP error-status.
-//! - [`server`]: builds and runs the agent(s) ([`SnmpServer`]).
+//! - [`server`]: builds and runs the agent(s) ([`SnmpServer`]) on a thread
+//!   of their own.
+//! - [`front`]: the UDP front door that answers table walks itself and
+//!   relays everything else to async-snmp's agent.
 //! - [`agentx`]: the AgentX subagent (RFC 2741) serving the same MIB logic
 //!   through a master agent such as net-snmp's `snmpd`.
 
@@ -33,6 +36,7 @@ pub mod config;
 pub mod engine_state;
 pub mod errors;
 pub mod ext;
+pub mod front;
 pub mod guest_set;
 pub mod guest_table;
 pub mod mib;

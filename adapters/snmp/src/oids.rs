@@ -5,6 +5,8 @@
 
 /// `libvirtMIB`: enterprises.36957 (the libvirt project's enterprise number).
 pub const LIBVIRT_MIB: &[u32] = &[1, 3, 6, 1, 4, 1, 36957];
+/// `libvirtGuestTable` (`libvirtObjects.1`).
+pub const GUEST_TABLE: &[u32] = &[1, 3, 6, 1, 4, 1, 36957, 1, 1];
 /// `libvirtGuestEntry` (`libvirtObjects.1.1`); columns and the index follow.
 pub const GUEST_ENTRY: &[u32] = &[1, 3, 6, 1, 4, 1, 36957, 1, 1, 1];
 /// `libvirtGuestNotif` (`libvirtNotifications.1`).

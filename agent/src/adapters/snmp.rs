@@ -257,8 +257,13 @@ pub async fn start(core: &Core, settings: &Settings) -> Result<Option<AdapterHan
             })
         }
     };
-    for addr in server.local_addrs() {
-        tracing::info!(adapter = "snmp", %addr, "snmp: listening on udp:{addr}");
+    for (addr, agent) in server.local_addrs().into_iter().zip(server.agent_addrs()) {
+        if addr == agent {
+            tracing::info!(adapter = "snmp", %addr, "snmp: listening on udp:{addr}");
+        } else {
+            tracing::info!(adapter = "snmp", %addr, %agent,
+                "snmp: listening on udp:{addr} (requests it does not answer itself go to the full agent on udp:{agent})");
+        }
     }
     if let Some(master) = settings.config()?.and_then(|c| c.agentx) {
         tracing::info!(adapter = "snmp", %master, "snmp: agentx subagent of {master}");
