@@ -444,6 +444,66 @@ impl Core {
             .unwrap_or_else(|| Arc::new(stats)))
     }
 
+    /// Makes sure every domain in `uuids` has a sample no older than
+    /// `max_age` cached, for readers about to read many (an SNMP walk of
+    /// CPU times). Where the driver samples many domains in one call
+    /// ([`HypervisorDriver::domain_stats_many`](virtbus_drivers::HypervisorDriver::domain_stats_many)),
+    /// that is one call (on the blocking pool for a blocking driver) instead of
+    /// a message to each domain's actor; otherwise the actors are asked
+    /// together. Failures are left for the reads themselves to report.
+    pub async fn prefetch_stats(&self, uuids: &[Uuid], max_age: std::time::Duration) {
+        let stale = self.stale_stats(uuids, max_age);
+        if stale.is_empty() {
+            return;
+        }
+        if self.shared.conn.blocking {
+            let core = self.clone();
+            let batch = stale.clone();
+            let sampled = tokio::task::spawn_blocking(move || core.sample_batch(&batch)).await;
+            if matches!(sampled, Ok(true)) {
+                return;
+            }
+        } else if self.sample_batch(&stale) {
+            return;
+        }
+        futures::future::join_all(stale.into_iter().map(|uuid| self.stats(uuid, max_age))).await;
+    }
+
+    /// [`Core::prefetch_stats`] without waiting: done only when the driver
+    /// samples in memory, in one call (the test driver). Whether it was done;
+    /// a caller that cannot wait leaves the rest to a path that can.
+    pub fn prefetch_stats_now(&self, uuids: &[Uuid], max_age: std::time::Duration) -> bool {
+        if self.shared.conn.blocking {
+            return false;
+        }
+        let stale = self.stale_stats(uuids, max_age);
+        stale.is_empty() || self.sample_batch(&stale)
+    }
+
+    fn stale_stats(&self, uuids: &[Uuid], max_age: std::time::Duration) -> Vec<Uuid> {
+        uuids
+            .iter()
+            .copied()
+            .filter(|uuid| self.cached_stats(*uuid, max_age).is_none())
+            .collect()
+    }
+
+    /// One driver call for `uuids`, cached unless a domain changed state
+    /// meanwhile. False when the driver has no such call.
+    fn sample_batch(&self, uuids: &[Uuid]) -> bool {
+        let cache = &self.shared.stats;
+        let generations: Vec<u64> = uuids.iter().map(|uuid| cache.generation(*uuid)).collect();
+        let Some(results) = self.shared.conn.hypervisor.domain_stats_many(uuids) else {
+            return false;
+        };
+        for ((uuid, generation), result) in uuids.iter().zip(generations).zip(results) {
+            if let Ok(stats) = result {
+                cache.put_if_generation(*uuid, generation, stats);
+            }
+        }
+        true
+    }
+
     /// `virDomainDefineXML`.
     pub async fn define_domain(&self, xml: &str) -> VirtResult<Arc<DomainRecord>> {
         let def = DomainDef::from_xml(xml)?;

@@ -198,3 +198,41 @@ async fn stats_are_cached_within_the_freshness_bound() {
     assert!(!std::sync::Arc::ptr_eq(&c, &d));
     core.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetch_samples_many_domains_in_one_driver_call() {
+    let core = core_with(None, false);
+    let mut uuids = vec![core.lookup_domain("test").unwrap().uuid()];
+    for i in 0..20 {
+        let xml = NEW_DOMAIN.replace("fresh", &format!("many-{i}"));
+        let record = core.create_domain(&xml).await.unwrap();
+        uuids.push(record.uuid());
+    }
+    let fresh = Duration::from_secs(60);
+    assert!(uuids.iter().all(|u| core.cached_stats(*u, fresh).is_none()));
+    core.prefetch_stats(&uuids, fresh).await;
+    let first: Vec<_> = uuids
+        .iter()
+        .map(|u| core.cached_stats(*u, fresh).expect("sampled"))
+        .collect();
+    // Fresh samples are not taken again.
+    core.prefetch_stats(&uuids, fresh).await;
+    for (uuid, before) in uuids.iter().zip(&first) {
+        assert!(std::sync::Arc::ptr_eq(
+            before,
+            &core.cached_stats(*uuid, fresh).unwrap()
+        ));
+    }
+    // The in-memory test driver samples without waiting, too.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(core.prefetch_stats_now(&uuids, Duration::from_millis(1)));
+    let again = core.cached_stats(uuids[0], fresh).unwrap();
+    assert!(
+        again.cpu_time_ns > first[0].cpu_time_ns,
+        "a new sample of a running guest"
+    );
+    // A state change drops the batch's sample like any other.
+    core.domain_record(uuids[1], DomainOp::Suspend).await.unwrap();
+    assert!(core.cached_stats(uuids[1], fresh).is_none());
+    core.shutdown();
+}

@@ -41,6 +41,15 @@ pub trait HypervisorDriver: Send + Sync {
     /// `virDomainSetVcpus`: the number of active vcpus.
     fn set_vcpus(&self, uuid: Uuid, count: u32) -> VirtResult<Outcome<DomainRecord>>;
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats>;
+    /// Statistics of several domains in one call, for drivers that can
+    /// sample any domain at any time from any thread (their own locking
+    /// suffices, and a sample needs no per-domain session): the core then
+    /// samples a whole walk's worth at once instead of asking each domain's
+    /// actor. `None` (the default): sample through the actors, one by one.
+    fn domain_stats_many(&self, uuids: &[Uuid]) -> Option<Vec<VirtResult<DomainStats>>> {
+        let _ = uuids;
+        None
+    }
     /// `virDomainSetAutostart`: whether the agent starts the domain when it
     /// starts. No lifecycle event. Drivers without it answer NO_SUPPORT.
     fn set_domain_autostart(&self, uuid: Uuid, autostart: bool) -> VirtResult<Outcome<DomainRecord>> {

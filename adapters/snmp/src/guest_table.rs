@@ -21,6 +21,7 @@ use async_snmp::handler::{
 use async_snmp::{Oid, Value, VarBind};
 use std::ops::Bound;
 use uuid::Uuid;
+use virtbus_actors::snapshot::Snapshot;
 use virtbus_actors::stats::DEFAULT_MAX_AGE;
 use virtbus_actors::Core;
 use virtbus_drivers::DomainRecord;
@@ -158,6 +159,9 @@ impl GuestTable {
         let (first, mut bound) = walk_start(oid)?;
         for col in &column::READABLE[first..] {
             if let Some(lower) = bound {
+                if *col == column::CPU_TIME && !self.prefetch_cpu_times_now(&snapshot, lower) {
+                    return None;
+                }
                 for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
                     match self.column_value_now(*col, record) {
                         Ok(Some(value)) => return Some(VarBind::new(guest_instance(*col, uuid), value)),
@@ -182,7 +186,7 @@ enum Located<'a> {
     NoSuchInstance,
 }
 
-fn locate<'a>(snapshot: &'a virtbus_actors::snapshot::Snapshot, oid: &Oid) -> Located<'a> {
+fn locate<'a>(snapshot: &'a Snapshot, oid: &Oid) -> Located<'a> {
     let arcs = oid.arcs();
     let Some(rest) = arcs.strip_prefix(GUEST_ENTRY) else {
         return Located::NoSuchObject;
@@ -228,15 +232,33 @@ impl GuestTable {
     /// active rows, when the first of them has no fresh sample.
     ///
     /// A walk reads one row per GETNEXT step, and a sample older than
-    /// [`DEFAULT_MAX_AGE`] is taken through the domain's actor. One at a time
-    /// that is two thread wake-ups per running guest (measured with
-    /// `scripts/bench-snmp`: about 12,000 context switches for one
-    /// `-Cr10` walk of the column over 5,000 running guests, against 1,000
-    /// for any other column). Asked together, the actors answer in a batch
-    /// and the walk's next steps find the samples cached. The samples are
-    /// taken now and served within the same walk, well inside the
-    /// freshness bound; failures are left for the read itself to report.
-    async fn prefetch_cpu_times(&self, snapshot: &virtbus_actors::snapshot::Snapshot, lower: Bound<Uuid>) {
+    /// [`DEFAULT_MAX_AGE`] must be taken anew. One at a time, through each
+    /// domain's actor, that was two thread wake-ups per running guest
+    /// (measured with `scripts/bench-snmp`: about 12,000 context switches
+    /// for one `-Cr10` walk of the column over 5,000 running guests,
+    /// against 1,000 for any other column). Asked together
+    /// ([`Core::prefetch_stats`]: one driver call where the driver can), the
+    /// walk's next steps find the samples cached. The samples are taken now
+    /// and served within the same walk, well inside the freshness bound;
+    /// failures are left for the read itself to report.
+    async fn prefetch_cpu_times(&self, snapshot: &Snapshot, lower: Bound<Uuid>) {
+        if let Some(rows) = self.rows_to_sample(snapshot, lower) {
+            self.core.prefetch_stats(&rows, DEFAULT_MAX_AGE).await;
+        }
+    }
+
+    /// [`GuestTable::prefetch_cpu_times`] without waiting, where the driver
+    /// allows it ([`Core::prefetch_stats_now`]); false when it did not.
+    fn prefetch_cpu_times_now(&self, snapshot: &Snapshot, lower: Bound<Uuid>) -> bool {
+        match self.rows_to_sample(snapshot, lower) {
+            Some(rows) => self.core.prefetch_stats_now(&rows, DEFAULT_MAX_AGE),
+            None => true,
+        }
+    }
+
+    /// The next [`CPU_TIME_PREFETCH`] active rows from `lower`, when the
+    /// first of them has no fresh sample.
+    fn rows_to_sample(&self, snapshot: &Snapshot, lower: Bound<Uuid>) -> Option<Vec<Uuid>> {
         let active: Vec<Uuid> = snapshot
             .domains
             .range((lower, Bound::Unbounded))
@@ -244,20 +266,16 @@ impl GuestTable {
             .map(|(uuid, _)| *uuid)
             .take(CPU_TIME_PREFETCH)
             .collect();
-        match active.first() {
-            Some(first) if self.core.cached_stats(*first, DEFAULT_MAX_AGE).is_none() => {}
-            _ => return,
-        }
-        let mut samples = Vec::with_capacity(active.len());
-        for uuid in active {
-            samples.push(self.core.stats(uuid, DEFAULT_MAX_AGE));
-        }
-        futures::future::join_all(samples).await;
+        let first = active.first()?;
+        self.core
+            .cached_stats(*first, DEFAULT_MAX_AGE)
+            .is_none()
+            .then_some(active)
     }
 }
 
 /// Rows whose CPU time one prefetch samples together.
-const CPU_TIME_PREFETCH: usize = 64;
+const CPU_TIME_PREFETCH: usize = 256;
 
 /// libvirt's state number, as libvirt-snmp reports it (0 and 7 included;
 /// our MIB lists them).

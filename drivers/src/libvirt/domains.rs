@@ -229,6 +229,12 @@ impl HypervisorDriver for LibvirtDriver {
 
     /// `virConnectGetAllDomainStats` (sampled for all domains at once), or
     /// `virDomainListGetStats` for a domain newer than the sample.
+    /// libvirt's connection is thread-safe, and the first lookup takes one
+    /// bulk sample (`virConnectGetAllDomainStats`) that answers the rest.
+    fn domain_stats_many(&self, uuids: &[Uuid]) -> Option<Vec<VirtResult<DomainStats>>> {
+        Some(uuids.iter().map(|uuid| self.domain_stats(*uuid)).collect())
+    }
+
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats> {
         let session = self.session()?;
         let link = &*self.link;

@@ -476,6 +476,11 @@ impl HypervisorDriver for TestDriver {
         })
     }
 
+    /// In memory, locked per domain: any domain, any thread.
+    fn domain_stats_many(&self, uuids: &[Uuid]) -> Option<Vec<VirtResult<DomainStats>>> {
+        Some(uuids.iter().map(|uuid| self.domain_stats(*uuid)).collect())
+    }
+
     fn domain_stats(&self, uuid: Uuid) -> VirtResult<DomainStats> {
         let cell = self.domains.get(uuid).ok_or_else(|| no_domain(uuid))?;
         let obj = cell.lock();
