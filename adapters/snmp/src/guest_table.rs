@@ -259,18 +259,21 @@ impl GuestTable {
     /// The next [`CPU_TIME_PREFETCH`] active rows from `lower`, when the
     /// first of them has no fresh sample.
     fn rows_to_sample(&self, snapshot: &Snapshot, lower: Bound<Uuid>) -> Option<Vec<Uuid>> {
-        let active: Vec<Uuid> = snapshot
+        let mut active = snapshot
             .domains
             .range((lower, Bound::Unbounded))
             .filter(|(_, record)| record.is_active())
-            .map(|(uuid, _)| *uuid)
-            .take(CPU_TIME_PREFETCH)
-            .collect();
-        let first = active.first()?;
-        self.core
-            .cached_stats(*first, DEFAULT_MAX_AGE)
-            .is_none()
-            .then_some(active)
+            .map(|(uuid, _)| *uuid);
+        // Most steps of a walk find the next row sampled: look no further.
+        let first = active.next()?;
+        if self.core.cached_stats(first, DEFAULT_MAX_AGE).is_some() {
+            return None;
+        }
+        Some(
+            std::iter::once(first)
+                .chain(active.take(CPU_TIME_PREFETCH - 1))
+                .collect(),
+        )
     }
 }
 
