@@ -18,7 +18,8 @@
 //! GET, GETNEXT and GETBULK, with the read-only or the read-write community
 //! (both read every object, see [`crate::server`]), naming objects of
 //! `libvirtGuestTable` whose answers stay inside the table and fit the
-//! message size. That is exactly the case where the full agent's answer is
+//! message size, and GETs of the SNMPv2-MIB system scalars (`sysDescr.0`
+//! …, what a manager polls to see that the agent is up). That is exactly the case where the full agent's answer is
 //! the table handler's values in order. Everything else — SNMPv1 and v3,
 //! SETs, other subtrees, the table's end, a CPU time that needs a new sample,
 //! a wrong community, a malformed or non-canonical packet, a response too
@@ -30,6 +31,7 @@
 
 use crate::guest_table::GuestTable;
 use crate::oids::GUEST_TABLE;
+use crate::system_group::SystemGroup;
 use async_snmp::message::CommunityMessage;
 use async_snmp::pdu::{PduType, ResponsePdu};
 use async_snmp::{DecodeConfig, Oid, VarBind, Version};
@@ -53,6 +55,7 @@ const RESPONSE_OVERHEAD: usize = 100;
 /// What the front door needs to answer by itself.
 pub struct Front {
     pub guests: Arc<GuestTable>,
+    pub system: Arc<SystemGroup>,
     /// Communities that may read (read-only and read-write).
     pub communities: Vec<Vec<u8>>,
     /// The largest response, as the full agent is configured.
@@ -206,15 +209,17 @@ impl Front {
         let budget = self.max_message_size.checked_sub(RESPONSE_OVERHEAD + community.len())?;
         let requested = pdu.varbinds();
         let varbinds = match pdu.pdu_type() {
-            PduType::GetRequest => {
-                if !requested.iter().all(|vb| in_table(&vb.oid)) {
-                    return None;
-                }
-                requested
-                    .iter()
-                    .map(|vb| Some(VarBind::new(vb.oid.clone(), self.guests.get_now(&vb.oid)?)))
-                    .collect::<Option<Vec<_>>>()?
-            }
+            PduType::GetRequest => requested
+                .iter()
+                .map(|vb| {
+                    let value = if in_table(&vb.oid) {
+                        self.guests.get_now(&vb.oid)?
+                    } else {
+                        self.system.get_now(&vb.oid)?
+                    };
+                    Some(VarBind::new(vb.oid.clone(), value))
+                })
+                .collect::<Option<Vec<_>>>()?,
             PduType::GetNextRequest => requested
                 .iter()
                 .map(|vb| self.next_in_table(&vb.oid))

@@ -405,6 +405,7 @@ async fn serve_udp(
             let fronts = fronts.into_iter().map(|(socket, agent_addr)| {
                 let front = Front {
                     guests: handlers.guests.clone(),
+                    system: handlers.system.clone(),
                     communities: communities.clone(),
                     max_message_size: MAX_MESSAGE_SIZE,
                 };

@@ -52,6 +52,17 @@ impl SystemGroup {
 
 const LAST: u32 = 7;
 
+impl SystemGroup {
+    /// GET of one scalar instance (`sysX.0`), answered without the agent's
+    /// machinery (see [`crate::front`]); `None` for anything else.
+    pub fn get_now(&self, oid: &Oid) -> Option<Value> {
+        match oid.arcs().strip_prefix(SYSTEM) {
+            Some([sub, 0]) => self.value(*sub),
+            _ => None,
+        }
+    }
+}
+
 impl MibHandler for SystemGroup {
     fn get<'a>(&'a self, _ctx: &'a RequestContext, oid: &'a Oid) -> BoxFuture<'a, HandlerResult<GetResult>> {
         Box::pin(async move {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use virtbus_actors::{Core, CoreConfig};
 use virtbus_snmp::front::Front;
 use virtbus_snmp::guest_table::GuestTable;
+use virtbus_snmp::system_group::SystemGroup;
 use virtbus_snmp::{SnmpConfig, SnmpServer};
 
 const TABLE: &[u32] = &[1, 3, 6, 1, 4, 1, 36957, 1, 1];
@@ -142,6 +143,12 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
     assert_ne!(public, behind, "a specific address gets a front door");
     let front = Front {
         guests: Arc::new(GuestTable::new(fx.core.clone())),
+        system: Arc::new(SystemGroup::new(
+            "virtbus".into(),
+            String::new(),
+            "host".into(),
+            String::new(),
+        )),
         communities: vec![b"public".to_vec(), b"private".to_vec()],
         max_message_size: 65_507,
     };
@@ -206,6 +213,20 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
             get(Version::V2c, b"public", &[instance(7, GAMMA)]),
             true,
         ),
+        (
+            "get of sysObjectID",
+            get(Version::V2c, b"public", &[oid(&[1, 3, 6, 1, 2, 1, 1, 2, 0])]),
+            true,
+        ),
+        (
+            "get of a guest and sysServices",
+            get(
+                Version::V2c,
+                b"public",
+                &[instance(2, ALPHA), oid(&[1, 3, 6, 1, 2, 1, 1, 7, 0])],
+            ),
+            true,
+        ),
         // Relayed: the full agent decides.
         (
             "bulk past the table's end",
@@ -233,16 +254,21 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
         ),
         ("get of a non-column", get(Version::V2c, b"public", &[column(8)]), false),
         (
-            "get of sysDescr",
-            get(Version::V2c, b"public", &[oid(&[1, 3, 6, 1, 2, 1, 1, 1, 0])]),
+            "get of a system column, not its instance",
+            get(Version::V2c, b"public", &[oid(&[1, 3, 6, 1, 2, 1, 1, 1])]),
             false,
         ),
         (
-            "mixed get",
+            "get of a snmp-group counter",
+            get(Version::V2c, b"public", &[oid(&[1, 3, 6, 1, 2, 1, 11, 4, 0])]),
+            false,
+        ),
+        (
+            "get of a guest and an object elsewhere",
             get(
                 Version::V2c,
                 b"public",
-                &[instance(2, ALPHA), oid(&[1, 3, 6, 1, 2, 1, 1, 5, 0])],
+                &[instance(2, ALPHA), oid(&[1, 3, 6, 1, 2, 1, 11, 4, 0])],
             ),
             false,
         ),
@@ -275,7 +301,8 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
                 "{what}"
             );
             assert!(
-                via_front.varbinds().iter().all(|vb| vb.oid.arcs().starts_with(TABLE)
+                via_front.varbinds().iter().all(|vb| (vb.oid.arcs().starts_with(TABLE)
+                    || vb.oid.arcs().starts_with(&[1, 3, 6, 1, 2, 1, 1]))
                     && !matches!(
                         vb.value,
                         Value::EndOfMibView | Value::NoSuchInstance | Value::NoSuchObject
@@ -299,7 +326,7 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
 fn many_managers_get_their_own_relayed_answers() {
     let fx = fixture();
     let public = fx.server.local_addrs()[0];
-    // sysName.0 is relayed; each manager sends from its own socket with its
+    // snmpInBadCommunityNames.0 is relayed; each manager sends from its own socket with its
     // own request-id, all before reading, and must get its own answer back.
     let sockets: Vec<UdpSocket> = (0..24)
         .map(|_| {
@@ -309,7 +336,7 @@ fn many_managers_get_their_own_relayed_answers() {
         })
         .collect();
     for (i, socket) in sockets.iter().enumerate() {
-        let pdu = RequestPdu::get(Version::V2c, 1000 + i as i32, &[oid(&[1, 3, 6, 1, 2, 1, 1, 5, 0])]).unwrap();
+        let pdu = RequestPdu::get(Version::V2c, 1000 + i as i32, &[oid(&[1, 3, 6, 1, 2, 1, 11, 4, 0])]).unwrap();
         socket
             .send_to(&encode(Version::V2c, b"public", pdu.into_raw()), public)
             .unwrap();
