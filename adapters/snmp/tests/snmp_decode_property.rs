@@ -144,3 +144,89 @@ fn mutated_requests_decode_or_fail_cleanly() {
     // was exercised, not only the error path.
     assert!(decoded > 1000, "only {decoded} mutated messages decoded");
 }
+
+/// The same mutated requests, plus table walks, through the front door
+/// (`virtbus_snmp::front`), which answers some datagrams without the agent:
+/// it never panics, and whatever it answers is a well-formed SNMPv2c
+/// Response carrying the request's request-id and no error.
+#[test]
+fn mutated_requests_through_the_front_door_get_sound_answers_or_none() {
+    use async_snmp::message::CommunityMessage;
+    use std::sync::Arc;
+    use virtbus_snmp::front::Front;
+    use virtbus_snmp::guest_table::GuestTable;
+    use virtbus_snmp::system_group::SystemGroup;
+
+    let core = virtbus_actors::Core::start(virtbus_actors::CoreConfig {
+        workers: 1,
+        ..virtbus_actors::CoreConfig::default()
+    })
+    .expect("core starts on test:///default");
+    let front = Front {
+        guests: Arc::new(GuestTable::new(core.clone())),
+        system: Arc::new(SystemGroup::new("d".into(), "c".into(), "n".into(), "l".into())),
+        communities: vec![b"public".to_vec(), b"private".to_vec()],
+        max_message_size: 65_507,
+    };
+    // libvirtGuestTable, and one instance of libvirt's default "test" domain.
+    let table = vec![0x2b, 6, 1, 4, 1, 0x82, 0xa0, 0x5d, 1, 1];
+    let mut test_name = vec![0x2b, 6, 1, 4, 1, 0x82, 0xa0, 0x5d, 1, 1, 1, 2];
+    for byte in uuid::Uuid::parse_str("6695eb01-f6a4-8304-79aa-97f2502e193f")
+        .unwrap()
+        .as_bytes()
+    {
+        // BER: arcs above 127 take two octets.
+        if *byte > 127 {
+            test_name.extend([0x81, byte & 0x7f]);
+        } else {
+            test_name.push(*byte);
+        }
+    }
+    let null = vec![0x05, 0x00];
+    let mut seeds = seeds();
+    seeds.extend([
+        message(1, b"public", 0xa1, [0, 0], &[(table.clone(), null.clone())]),
+        message(1, b"public", 0xa5, [0, 10], &[(table.clone(), null.clone())]),
+        message(
+            1,
+            b"private",
+            0xa5,
+            [1, 3],
+            &[(test_name.clone(), null.clone()), (table, null.clone())],
+        ),
+        message(1, b"public", 0xa0, [0, 0], &[(test_name, null)]),
+    ]);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xf00d_d00e);
+    let mut answered = 0;
+    for round in 0..20_000 {
+        let mut bytes = seeds[round % seeds.len()].clone();
+        // A quarter of the rounds send the seed unchanged.
+        for _ in 0..rng.random_range(0..4) {
+            let at = rng.random_range(0..bytes.len());
+            match rng.random_range(0..4) {
+                0 => bytes[at] = rng.random(),
+                1 => bytes[at] ^= 1 << rng.random_range(0..8),
+                2 => bytes.truncate(at.max(1)),
+                _ => bytes.insert(at, rng.random()),
+            }
+        }
+        let Some(response) = front.answer(&bytes) else {
+            continue;
+        };
+        answered += 1;
+        let request = CommunityMessage::decode(Bytes::copy_from_slice(&bytes), DecodeConfig::default())
+            .expect("an answered request decodes")
+            .value;
+        let response = CommunityMessage::decode(response, DecodeConfig::default())
+            .expect("the answer decodes")
+            .value;
+        assert_eq!(response.version(), async_snmp::Version::V2c);
+        assert_eq!(response.community().as_bytes(), request.community().as_bytes());
+        let (req, resp) = (request.pdu().standard().unwrap(), response.pdu().standard().unwrap());
+        assert_eq!(resp.pdu_type(), async_snmp::pdu::PduType::Response);
+        assert_eq!(resp.request_id(), req.request_id());
+        assert_eq!(resp.error_status(), 0);
+    }
+    assert!(answered > 1000, "only {answered} requests answered by the front door");
+    core.shutdown();
+}
