@@ -189,13 +189,23 @@ impl SnmpServer {
             ext: ext.clone(),
             system: system.clone(),
         };
-        let ((agents, notifying, addrs), serving) = if config.listen.is_empty() {
-            ((Vec::new(), Vec::new(), Vec::new()), None)
-        } else {
-            let (agents, thread) =
-                serve_udp(config.clone(), engine, views, handlers, inform_retry, cancel.clone()).await?;
-            (agents, Some(thread))
-        };
+        let agentx = config.agentx.clone().map(|master| {
+            let mib = Arc::new(Mib {
+                guests: guests.clone(),
+                ext: ext.clone(),
+            });
+            (core.clone(), mib, master)
+        });
+        let ((agents, notifying, addrs), serving) = serve_thread(
+            config.clone(),
+            engine,
+            views,
+            handlers,
+            inform_retry,
+            agentx,
+            cancel.clone(),
+        )
+        .await?;
         for sink in &config.trap_sinks {
             if !config.listen.iter().any(|l| l.is_ipv4() == sink.is_ipv4()) {
                 return Err(SnmpError::Sink {
@@ -204,21 +214,7 @@ impl SnmpServer {
                 });
             }
         }
-        let mut tasks = Vec::new();
-        if let Some(master) = &config.agentx {
-            tasks.push(crate::agentx::spawn(
-                core.clone(),
-                Arc::new(Mib {
-                    guests: guests.clone(),
-                    ext: ext.clone(),
-                }),
-                master.clone(),
-                cancel.child_token(),
-            ));
-        }
-        if let Some(serving) = serving {
-            tasks.push(serving);
-        }
+        let mut tasks = vec![serving];
         if !notifying.is_empty() {
             let (core, system, cancel) = (core.clone(), system.clone(), cancel.clone());
             let informs = config.informs;
@@ -277,8 +273,9 @@ struct Handlers {
 /// All agents, the ones with trap sinks, and the addresses managers use.
 type Agents = (Vec<Arc<Agent>>, Vec<Arc<Agent>>, Vec<SocketAddr>);
 
-/// Builds the UDP agents and runs them on a thread of their own ("snmp-udp",
-/// a current-thread tokio runtime), like net-snmp's single-threaded snmpd:
+/// Builds the UDP agents and runs them, and the AgentX subagent when
+/// configured, on a thread of their own ("snmp", a current-thread tokio
+/// runtime), like net-snmp's single-threaded snmpd:
 /// a request is received, answered and sent by one thread that then sleeps
 /// in `epoll_wait`, so the scheduler can keep it on the manager's CPU. On
 /// the adapters' shared runtime each request woke a worker on the other CPU
@@ -288,17 +285,18 @@ type Agents = (Vec<Arc<Agent>>, Vec<Arc<Agent>>, Vec<SocketAddr>);
 ///
 /// Returns (all agents, agents with trap sinks) and a task that ends when
 /// the thread does.
-async fn serve_udp(
+async fn serve_thread(
     config: SnmpConfig,
     engine: async_snmp::v3::AuthoritativeEngine,
     views: Vec<(String, Oid)>,
     handlers: Handlers,
     inform_retry: Retry,
+    agentx: Option<(Core, Arc<Mib>, crate::agentx::AgentxAddr)>,
     cancel: CancellationToken,
 ) -> Result<(Agents, JoinHandle<()>), SnmpError> {
     let (built_tx, built_rx) = tokio::sync::oneshot::channel::<Result<Agents, SnmpError>>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::Builder::new().name("snmp-udp".into()).spawn(move || {
+    let thread = std::thread::Builder::new().name("snmp".into()).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(err) => {
@@ -416,7 +414,14 @@ async fn serve_udp(
                     tracing::error!(adapter = "snmp", addr = %agent.local_addr(), error = %err, "snmp agent stopped");
                 }
             });
+            // The AgentX subagent, when configured, shares the thread: one
+            // request at a time from the master, answered where it arrives.
+            let subagent =
+                agentx.map(|(core, mib, master)| crate::agentx::spawn(core, mib, master, cancel.child_token()));
             futures::future::join(futures::future::join_all(fronts), futures::future::join_all(agents)).await;
+            if let Some(subagent) = subagent {
+                let _ = subagent.await;
+            }
         });
         let _ = done_tx.send(());
     });
@@ -425,7 +430,7 @@ async fn serve_udp(
     }
     let agents = built_rx
         .await
-        .map_err(|_| SnmpError::Runtime("the snmp-udp thread ended while starting".into()))??;
+        .map_err(|_| SnmpError::Runtime("the snmp thread ended while starting".into()))??;
     let done = tokio::spawn(async move {
         let _ = done_rx.await;
     });
