@@ -134,9 +134,22 @@ impl ObjectKind for DomainKind {
     }
 
     fn put_snapshot(shared: &Shared, uuid: Uuid, record: Option<DomainRecord>) {
-        match record {
-            Some(rec) => shared.snapshot.put_domain(rec),
-            None => shared.snapshot.remove_domain(uuid),
+        Self::put_snapshot_for(shared, uuid, record, &mut []);
+    }
+
+    fn put_snapshot_for(shared: &Shared, uuid: Uuid, record: Option<DomainRecord>, events: &mut [EventBody]) {
+        let (before, after) = match record {
+            Some(rec) => {
+                let (before, after) = shared.snapshot.put_domain(rec);
+                (before, Some(after))
+            }
+            None => (shared.snapshot.remove_domain(uuid), None),
+        };
+        for body in events {
+            if let EventBody::Domain { record, previous, .. } = body {
+                *record = after.clone();
+                *previous = before.clone();
+            }
         }
     }
 
@@ -201,6 +214,8 @@ impl ObjectKind for DomainKind {
                 event: lc.event,
                 detail: lc.detail_name(),
                 detail_code: lc.detail,
+                record: None,
+                previous: None,
             }),
             _ => None,
         }

@@ -2,7 +2,9 @@
 //! and a timestamp so consumers can detect gaps and duplicates.
 
 use serde::Serialize;
+use std::sync::Arc;
 use uuid::Uuid;
+use virtbus_drivers::DomainRecord;
 use virtbus_schemas::lifecycle::{DomainEventType, NetworkEventType, PoolEventType};
 
 /// One published event. `seq` grows by one per event within an agent run;
@@ -31,6 +33,15 @@ pub enum EventBody {
         detail: &'static str,
         /// libvirt's detail number.
         detail_code: i32,
+        /// The domain as the snapshot had it right after the change this
+        /// event reports (`None`: gone), and right before it. Shared with
+        /// the snapshot (no copy), so consumers that run behind the bus
+        /// still see the domain as of this event; not serialised. When one
+        /// driver call reports several events, they share the call's pair.
+        #[serde(skip)]
+        record: Option<Arc<DomainRecord>>,
+        #[serde(skip)]
+        previous: Option<Arc<DomainRecord>>,
     },
     Pool {
         uuid: Uuid,

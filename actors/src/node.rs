@@ -88,7 +88,7 @@ impl<K: ObjectKind> Handler<NewObject<K>> for NodeActor {
                 .map(Arc::new)
                 .ok_or_else(|| VirtError::internal(format!("driver returned no {} after defining it", K::NAME)))?;
             let name = K::name_of(&record);
-            let events: Vec<_> = outcome
+            let mut events: Vec<_> = outcome
                 .events
                 .iter()
                 .filter_map(|e| K::event_body(uuid, &name, e))
@@ -96,7 +96,7 @@ impl<K: ObjectKind> Handler<NewObject<K>> for NodeActor {
             if K::addr(shared, uuid).is_none() {
                 K::spawn(shared, uuid);
             }
-            K::put_snapshot(shared, uuid, outcome.record);
+            K::put_snapshot_for(shared, uuid, outcome.record, &mut events);
             for body in events {
                 shared.bus.publish(body);
             }
@@ -119,8 +119,9 @@ impl<K: ObjectKind> Handler<Adopt<K>> for NodeActor {
             Ok(Some(record)) => {
                 let name = K::name_of(&record);
                 K::spawn(shared, msg.uuid);
-                K::put_snapshot(shared, msg.uuid, Some(record));
-                if let Some(body) = msg.event.as_ref().and_then(|e| K::event_body(msg.uuid, &name, e)) {
+                let mut body = msg.event.as_ref().and_then(|e| K::event_body(msg.uuid, &name, e));
+                K::put_snapshot_for(shared, msg.uuid, Some(record), body.as_mut_slice());
+                if let Some(body) = body {
                     shared.bus.publish(body);
                 }
                 tracing::info!(kind = K::NAME, uuid = %msg.uuid, name, "adopted an object the driver reported");

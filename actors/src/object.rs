@@ -50,6 +50,12 @@ pub trait ObjectKind: Sized + Unpin + 'static {
     fn fetch(shared: &Shared, uuid: Uuid) -> VirtResult<Option<Self::Record>>;
     /// Publishes `record` into the snapshot (`None`: removes the object).
     fn put_snapshot(shared: &Shared, uuid: Uuid, record: Option<Self::Record>);
+    /// [`ObjectKind::put_snapshot`] for a change that `events` report: kinds
+    /// whose events carry the object as of the event fill it in here.
+    fn put_snapshot_for(shared: &Shared, uuid: Uuid, record: Option<Self::Record>, events: &mut [EventBody]) {
+        let _ = events;
+        Self::put_snapshot(shared, uuid, record);
+    }
     /// This kind's part of the registry: the address of each object's actor.
     fn registry(shared: &Shared) -> &Registered<Self>;
     /// Drops the object's address from the registry.
@@ -143,10 +149,11 @@ impl<K: ObjectKind> ObjectActor<K> {
                     }
                 }
                 let gone = applied.record.is_none();
+                let mut events = applied.events;
                 if applied.changed || gone {
-                    K::put_snapshot(&self.shared, self.uuid, applied.record);
+                    K::put_snapshot_for(&self.shared, self.uuid, applied.record, &mut events);
                 }
-                for body in applied.events {
+                for body in events {
                     self.shared.bus.publish(body);
                 }
                 if gone {
@@ -287,8 +294,9 @@ impl<K: ObjectKind> Handler<Refresh> for ObjectActor<K> {
                 let name = record.as_ref().map(K::name_of).or(name_before).unwrap_or_default();
                 self.name_hint = Some(name.clone());
                 let gone = record.is_none();
-                K::put_snapshot(&self.shared, self.uuid, record);
-                if let Some(body) = msg.0.as_ref().and_then(|e| K::event_body(self.uuid, &name, e)) {
+                let mut body = msg.0.as_ref().and_then(|e| K::event_body(self.uuid, &name, e));
+                K::put_snapshot_for(&self.shared, self.uuid, record, body.as_mut_slice());
+                if let Some(body) = body {
                     self.shared.bus.publish(body);
                 }
                 if gone {

@@ -101,7 +101,9 @@ impl SnapshotCell {
         self.dirty.store(true, Ordering::Release);
     }
 
-    pub fn put_domain(&self, record: DomainRecord) {
+    /// Stores `record`; returns the entry it replaced and the stored one.
+    pub fn put_domain(&self, record: DomainRecord) -> (Option<Arc<DomainRecord>>, Arc<DomainRecord>) {
+        let mut swapped = None;
         self.update(|s| {
             let uuid = record.uuid();
             // Most changes keep the name: then the name index is left alone
@@ -117,16 +119,23 @@ impl SnapshotCell {
             if renamed {
                 s.domain_names.insert(record.def.name.clone(), uuid);
             }
-            s.domains.insert(uuid, Arc::new(record));
+            let record = Arc::new(record);
+            let before = s.domains.insert(uuid, record.clone());
+            swapped = Some((before, record));
         });
+        swapped.expect("update runs its change")
     }
 
-    pub fn remove_domain(&self, uuid: Uuid) {
+    /// Removes the domain; returns the entry it had.
+    pub fn remove_domain(&self, uuid: Uuid) -> Option<Arc<DomainRecord>> {
+        let mut removed = None;
         self.update(|s| {
             if let Some(old) = s.domains.remove(&uuid) {
                 s.domain_names.remove(&old.def.name);
+                removed = Some(old);
             }
         });
+        removed
     }
 
     pub fn put_pool(&self, record: PoolRecord) {

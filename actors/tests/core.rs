@@ -236,3 +236,51 @@ async fn prefetch_samples_many_domains_in_one_driver_call() {
     assert!(core.cached_stats(uuids[1], fresh).is_none());
     core.shutdown();
 }
+
+/// Each domain event carries the record as of that event and the one before
+/// it, so a subscriber that reads the bus only after a burst of changes still
+/// sees every intermediate state, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_events_carry_the_record_as_of_the_event_and_before_it() {
+    let core = core_with(None, false);
+    let uuid = core.lookup_domain("test").unwrap().uuid();
+    let mut sub = core.subscribe();
+    let ops = [
+        DomainOp::Suspend,
+        DomainOp::Resume,
+        DomainOp::Suspend,
+        DomainOp::Destroy,
+        DomainOp::Start,
+        DomainOp::Destroy,
+        DomainOp::Undefine,
+    ];
+    for op in ops {
+        core.domain_record(uuid, op).await.unwrap();
+    }
+    let state = |r: &Option<std::sync::Arc<virtbus_drivers::DomainRecord>>| r.as_ref().map(|r| r.state.state);
+    let mut got = Vec::new();
+    while let Some(Received::Event(e)) = sub.try_recv() {
+        if let EventBody::Domain {
+            event,
+            record,
+            previous,
+            ..
+        } = e.body
+        {
+            got.push((event, state(&previous), state(&record)));
+        }
+    }
+    use DomainState::{Paused, Running, Shutoff};
+    assert_eq!(
+        got,
+        vec![
+            (DomainEventType::Suspended, Some(Running), Some(Paused)),
+            (DomainEventType::Resumed, Some(Paused), Some(Running)),
+            (DomainEventType::Suspended, Some(Running), Some(Paused)),
+            (DomainEventType::Stopped, Some(Paused), Some(Shutoff)),
+            (DomainEventType::Started, Some(Shutoff), Some(Running)),
+            (DomainEventType::Stopped, Some(Running), Some(Shutoff)),
+            (DomainEventType::Undefined, Some(Shutoff), None),
+        ]
+    );
+}

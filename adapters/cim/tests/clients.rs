@@ -270,3 +270,62 @@ fn disk_pools_and_volumes_on_qemu_are_real_directories_and_files() {
     assert!(pool.is_active() && pool.persistent && pool.autostart, "{pool:?}");
     assert!(pool.volumes.is_empty(), "{:?}", pool.volumes);
 }
+
+/// A burst of suspend/resume made faster than indications are delivered
+/// (in-process, straight into the core, to a listener that takes 50 ms per
+/// indication): every Modified indication shows the guest as of its own
+/// event (SourceInstance) and as of before it (PreviousInstance), in event
+/// order, not the state the guest reached by the time it was sent.
+#[test]
+fn modified_indications_of_a_burst_show_each_events_own_states() {
+    use std::io::{BufRead, BufReader};
+    use virtbus_actors::DomainOp;
+    const PAIRS: usize = 15;
+    let server = Server::start();
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/pywbem_burst_indications.py");
+    let mut child = std::process::Command::new(common::python())
+        .arg(script)
+        .args([&server.url(), "test", &(2 * PAIRS).to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(next(), "ready", "the script subscribes first");
+    let uuid = server.core.lookup_domain("test").expect("the test guest").uuid();
+    server.runtime.block_on(async {
+        for _ in 0..PAIRS {
+            for op in [DomainOp::Suspend, DomainOp::Resume] {
+                server.core.domain_record(uuid, op).await.expect("suspend/resume");
+            }
+        }
+    });
+    let mut got = Vec::new();
+    loop {
+        let line = next();
+        if line.is_empty() || line == "ok" || line.starts_with("FAIL") {
+            assert!(line == "ok", "script ended with '{line}' after {got:?}");
+            break;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields.len(), 4, "{line}");
+        got.push((fields[1].to_string(), fields[2].to_string(), fields[3].to_string()));
+    }
+    assert!(child.wait().expect("python exits").success());
+    // Running (2) → Paused (9), Paused → Running, PAIRS times.
+    let states: Vec<(&str, &str)> = got.iter().map(|(_, p, s)| (p.as_str(), s.as_str())).collect();
+    let expected: Vec<(&str, &str)> = (0..PAIRS).flat_map(|_| [("2", "9"), ("9", "2")]).collect();
+    assert_eq!(
+        states, expected,
+        "(PreviousInstance, SourceInstance) EnabledState per indication"
+    );
+    // In bus order: IndicationIdentifier is epoch:seq.
+    let seqs: Vec<u64> = got
+        .iter()
+        .map(|(id, _, _)| id.rsplit(':').next().and_then(|s| s.parse().ok()).expect("epoch:seq"))
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "identifiers in event order: {seqs:?}"
+    );
+}

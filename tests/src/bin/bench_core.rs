@@ -638,6 +638,8 @@ fn breakdown(node: &Path, ops: u64) -> Result<(), String> {
             event: DomainEventType::Suspended,
             detail: "PAUSED",
             detail_code: 0,
+            record: None,
+            previous: None,
         });
     }
     let bus_ns = per_op(started.elapsed(), targets.len() as u64);

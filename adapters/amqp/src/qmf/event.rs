@@ -31,6 +31,7 @@ impl Agent {
                 event,
                 detail,
                 detail_code,
+                ..
             } => (
                 "domain",
                 *uuid,

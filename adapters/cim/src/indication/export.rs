@@ -195,14 +195,7 @@ async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<R
     let mut client_tls: Option<Arc<rustls::ClientConfig>> = None;
     let schema = Schema::default();
     let mut subscription = core.subscribe();
-    // The picture before each event: where PreviousInstance comes from.
-    let mut previous = core.snapshot();
     let mut queues: HashMap<String, mpsc::Sender<String>> = HashMap::new();
-    // The last record seen of each domain an event named. This task runs
-    // behind the core: when it handles an event, the domain may already be
-    // gone from `current` (DestroySystem is destroy then undefine), so the
-    // Deleted indication that follows takes its instance from here.
-    let mut known = HashMap::new();
     let ids = AtomicU64::new(0);
     loop {
         let event = match subscription.recv().await {
@@ -213,66 +206,40 @@ async fn run(registry: Arc<Registry>, core: Core, host: String, requested: Arc<R
                     missed = n,
                     "cim indications fell behind the bus; events missed"
                 );
-                previous = core.snapshot();
                 continue;
             }
             Received::Closed => return,
         };
-        let current = core.snapshot();
+        // The domain as of this event and as of before it come with the
+        // event: this task runs behind the core, and by the time it handles
+        // an event the snapshot may show later changes, or no domain at all
+        // (DestroySystem is destroy then undefine).
         let EventBody::Domain {
-            uuid,
             event: kind,
             detail_code,
+            record,
+            previous,
             ..
         } = &event.body
         else {
-            previous = current;
             continue;
         };
-        let last_seen_before = known.get(uuid).cloned();
-        let last_seen = current
-            .domains
-            .get(uuid)
-            .or_else(|| previous.domains.get(uuid))
-            .or_else(|| known.get(uuid))
-            .cloned();
-        match last_seen {
-            Some(record) if *kind != DomainEventType::Undefined => {
-                known.insert(*uuid, record);
-            }
-            _ => {
-                known.remove(uuid);
-            }
-        }
-        // Objects that vanished without an Undefined event (transient ones)
-        // are dropped once the map outgrows the host.
-        if known.len() > 2 * current.domains.len() + 1024 {
-            known.retain(|uuid, _| current.domains.contains_key(uuid));
-        }
         let subscriptions = registry.subscriptions();
         if subscriptions.is_empty() {
-            previous = current;
             continue;
         }
         let class = indication_class(*kind, *detail_code);
-        let ctx_for = |snap| Ctx {
-            snap,
+        let snap = core.snapshot();
+        let ctx = Ctx {
+            snap: &snap,
             host: &host,
             requested: &requested,
             namespace: NS_VIRT,
             guest: None,
             indications: None,
         };
-        let before = previous
-            .domains
-            .get(uuid)
-            .or(last_seen_before.as_ref())
-            .map(|d| system::computer_system(&ctx_for(&previous), d));
-        let after = current
-            .domains
-            .get(uuid)
-            .map(|d| system::computer_system(&ctx_for(&current), d));
-        previous = current.clone();
+        let before = previous.as_ref().map(|d| system::computer_system(&ctx, d));
+        let after = record.as_ref().map(|d| system::computer_system(&ctx, d));
         let source = match class {
             "KVM_ComputerSystemDeletedIndication" => before.clone().or(after.clone()),
             _ => after.clone().or(before.clone()),
