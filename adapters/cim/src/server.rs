@@ -282,6 +282,17 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
             "CIMOperation header must be MethodCall",
         );
     }
+    // Optional; when given, a major version other than 1 is refused
+    // (DSP0200 §7.3.7: 501 with unsupported-protocol-version).
+    if let Some(version) = cim_header(&headers, "CIMProtocolVersion", extended) {
+        if version.trim().split('.').next() != Some("1") {
+            return plain(
+                StatusCode::NOT_IMPLEMENTED,
+                Some("unsupported-protocol-version"),
+                "CIMProtocolVersion 1.x is supported",
+            );
+        }
+    }
     let content_length = headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -234,3 +234,64 @@ fn non_loopback_listener_without_users_is_refused() {
     assert!(matches!(err, virtbus_cim::StartError::AuthRequired(_)), "{err}");
     core.shutdown();
 }
+
+/// The request and response headers of DSP0200 §7: plain POST and the
+/// extension-framework M-POST (`Man` with a namespace prefix), an optional
+/// CIMProtocolVersion (1.x accepted, another major version 501), and the
+/// response's CIMOperation and Content-Type.
+#[test]
+fn post_and_m_post_headers_and_protocol_version() {
+    let server = Server::start();
+    let body = enum_cs();
+    let post = |extra: &str| {
+        format!(
+            "POST /cimom HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml; charset=\"utf-8\"\r\n\
+             CIMOperation: MethodCall\r\nCIMMethod: EnumerateInstanceNames\r\nCIMObject: root/virt\r\n{extra}\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    for extra in ["", "CIMProtocolVersion: 1.0\r\n", "CIMProtocolVersion: 1.1\r\n"] {
+        let (head, resp) = raw_http(server.addr, post(extra).as_bytes());
+        assert_eq!(status_of(&head), "200", "{extra}: {head}");
+        assert_eq!(header(&head, "CIMOperation"), Some("MethodResponse"), "{head}");
+        assert_eq!(
+            header(&head, "Content-Type"),
+            Some("application/xml; charset=\"utf-8\""),
+            "{head}"
+        );
+        assert!(
+            resp.contains("<IMETHODRESPONSE NAME=\"EnumerateInstanceNames\">") && resp.contains(">test</KEYVALUE>"),
+            "{resp}"
+        );
+    }
+    let (head, _) = raw_http(server.addr, post("CIMProtocolVersion: 2.0\r\n").as_bytes());
+    assert_eq!(status_of(&head), "501", "{head}");
+    assert_eq!(
+        header(&head, "CIMError"),
+        Some("unsupported-protocol-version"),
+        "{head}"
+    );
+
+    // M-POST: the CIM headers carry the prefix the Man header declares.
+    let req = format!(
+        "M-POST /cimom HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml; charset=\"utf-8\"\r\n\
+         Man: http://www.dmtf.org/cim/mapping/http/v1.0 ; ns=42\r\n42-CIMOperation: MethodCall\r\n\
+         42-CIMMethod: EnumerateInstanceNames\r\n42-CIMObject: root%2Fvirt\r\n42-CIMProtocolVersion: 1.0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (head, resp) = raw_http(server.addr, req.as_bytes());
+    assert_eq!(status_of(&head), "200", "{head}");
+    assert_eq!(header(&head, "73-CIMOperation"), Some("MethodResponse"), "{head}");
+    assert!(header(&head, "Ext").is_some(), "M-POST answers carry Ext: {head}");
+    assert!(
+        resp.contains("<IMETHODRESPONSE NAME=\"EnumerateInstanceNames\">"),
+        "{resp}"
+    );
+    // M-POST with a contradicting prefixed CIMMethod is still a header mismatch.
+    let bad = req.replace("42-CIMMethod: EnumerateInstanceNames", "42-CIMMethod: GetClass");
+    let (head, _) = raw_http(server.addr, bad.as_bytes());
+    assert_eq!(header(&head, "CIMError"), Some("header-mismatch"), "{head}");
+    still_serving(&server);
+}

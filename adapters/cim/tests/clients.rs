@@ -329,3 +329,30 @@ fn modified_indications_of_a_burst_show_each_events_own_states() {
         "identifiers in event order: {seqs:?}"
     );
 }
+
+/// A guest with one device of each kind, as `pywbem_model.py` expects it.
+const FULL_GUEST: &str = "<domain type='test'><name>full</name><memory unit='MiB'>512</memory>\
+    <vcpu>2</vcpu><os><type>hvm</type></os><devices>\
+    <disk type='volume' device='disk'><source pool='default-pool' volume='full.img'/><target dev='vda' bus='virtio'/></disk>\
+    <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/></interface>\
+    <graphics type='vnc' port='5901'/><input type='tablet' bus='usb'/>\
+    <console type='pty'><target type='serial' port='0'/></console>\
+    <controller type='usb' index='0'/></devices></domain>";
+
+#[test]
+fn pywbem_every_class_and_association_of_the_model() {
+    let server = Server::start();
+    server
+        .runtime
+        .block_on(server.core.define_domain(FULL_GUEST))
+        .expect("the full guest is defined");
+    let host = server.core.hostname().expect("host name");
+    run_py("pywbem_model.py", &[&server.url(), &host]);
+}
+
+#[test]
+fn pywbem_handlers_made_by_create_instance_and_delivery_retries() {
+    let server = Server::start();
+    run_py("pywbem_handler_retry.py", &[&server.url(), "retryguest"]);
+    assert!(server.core.snapshot().domain_by_name("retryguest").is_none());
+}

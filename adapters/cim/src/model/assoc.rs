@@ -141,6 +141,35 @@ pub fn instances(ctx: &Ctx<'_>, class: &str) -> Option<Vec<Instance>> {
                     ("ManagedElement", path(&system::vsms(ctx))),
                     ("Capabilities", path(&system::vsmc())),
                 ));
+                for p in pool::all_pools(ctx) {
+                    let id = p.get_str("InstanceID").unwrap_or_default();
+                    let caps = ObjectPath::new(NS_VIRT, pool::ALLOCATION_CAPABILITIES).key("InstanceID", id);
+                    out.push(link(class, ("ManagedElement", path(&p)), ("Capabilities", caps)));
+                }
+            }
+        }
+        "KVM_SettingsDefineCapabilities" => {
+            if ctx.guest.is_none() {
+                for caps in pool::allocation_capabilities(ctx) {
+                    let id = caps.get_str("InstanceID").unwrap_or_default();
+                    for template in pool::templates(ctx, id) {
+                        let (_, role, range) = pool::TEMPLATES
+                            .iter()
+                            .find(|(t, _, _)| template.get_str("InstanceID") == Some(*t))
+                            .copied()
+                            .unwrap_or(("", 3, 0));
+                        out.push(
+                            link(
+                                class,
+                                ("GroupComponent", path(&caps)),
+                                ("PartComponent", path(&template)),
+                            )
+                            .with("PropertyPolicy", CimType::Uint16, Value::num(0))
+                            .with("ValueRole", CimType::Uint16, Value::num(role))
+                            .with("ValueRange", CimType::Uint16, Value::num(range)),
+                        );
+                    }
+                }
             }
         }
         "KVM_ElementConformsToProfile" => {

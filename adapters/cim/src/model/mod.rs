@@ -95,6 +95,7 @@ pub const CONCRETE: &[&str] = &[
     "KVM_ResourcePoolConfigurationService",
     "KVM_EnabledLogicalElementCapabilities",
     "KVM_VirtualSystemManagementCapabilities",
+    "KVM_AllocationCapabilities",
     "CIM_Namespace",
     "CIM_ObjectManager",
     "KVM_RegisteredProfile",
@@ -108,6 +109,7 @@ pub const CONCRETE: &[&str] = &[
     "KVM_HostedResourcePool",
     "KVM_HostedService",
     "KVM_ElementCapabilities",
+    "KVM_SettingsDefineCapabilities",
     "KVM_ElementConformsToProfile",
     "CIM_IndicationFilter",
     "CIM_ListenerDestinationCIMXML",
@@ -198,4 +200,5 @@ pub fn get_instance(schema: &Schema, ctx: &Ctx<'_>, path: &ObjectPath) -> Option
     instances(ctx, def.name)
         .into_iter()
         .find(|inst| path_of(schema, ctx.namespace, inst).matches(path))
+        .or_else(|| pool::template_at(ctx, def.name, path.key_text("InstanceID")?))
 }

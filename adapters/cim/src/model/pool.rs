@@ -103,8 +103,98 @@ pub fn instances(ctx: &Ctx<'_>, class: &str) -> Option<Vec<Instance>> {
             .values()
             .map(|n| pool(class, &format!("NetworkPool/{}", n.def.name), RT_NET, false))
             .collect(),
+        ALLOCATION_CAPABILITIES => allocation_capabilities(ctx),
         _ => return None,
     })
+}
+
+/// One KVM_AllocationCapabilities per pool, named like it (libvirt-cim).
+pub fn allocation_capabilities(ctx: &Ctx<'_>) -> Vec<Instance> {
+    all_pools(ctx)
+        .iter()
+        .map(|p| {
+            let id = p.get_str("InstanceID").unwrap_or_default();
+            Instance::new(ALLOCATION_CAPABILITIES)
+                .with("InstanceID", CimType::String, Value::str(id))
+                .with(
+                    "ElementName",
+                    CimType::String,
+                    Value::str(format!("Allocation of {id}")),
+                )
+                .with(
+                    "ResourceType",
+                    CimType::Uint16,
+                    p.get("ResourceType").cloned().unwrap_or(Value::Null),
+                )
+        })
+        .collect()
+}
+
+pub const ALLOCATION_CAPABILITIES: &str = "KVM_AllocationCapabilities";
+/// The setting templates' InstanceIDs with their SettingsDefineCapabilities
+/// (ValueRole, ValueRange): Default is the default point, the others the
+/// supported minimum, maximum and increment (DSP1043).
+pub const TEMPLATES: &[(&str, u16, u16)] = &[
+    ("Default", 0, 0),
+    ("Minimum", 3, 1),
+    ("Maximum", 3, 2),
+    ("Increment", 3, 3),
+];
+
+/// The setting templates of the pool `pool_id` (processors and memory; other
+/// pools have none): RASDs named `Default`, `Minimum`, `Maximum` and
+/// `Increment`, as libvirt-cim's SettingsDefineCapabilities returns them.
+/// Memory: 256 MiB default, 64 MiB minimum, the host's memory as maximum,
+/// 1 MiB steps; processors: 1 by default and at least, the host's CPUs at
+/// most, steps of 1.
+pub fn templates(ctx: &Ctx<'_>, pool_id: &str) -> Vec<Instance> {
+    let node = ctx.snap.node.clone().unwrap_or_default();
+    let (class, resource_type, units, quantities): (&str, u16, &str, [u64; 4]) = match pool_id {
+        "MemoryPool/0" => (
+            "KVM_MemResourceAllocationSettingData",
+            RT_MEM,
+            "KiloBytes",
+            [256 * 1024, 64 * 1024, node.memory_kib.max(256 * 1024), 1024],
+        ),
+        "ProcessorPool/0" => (
+            "KVM_ProcResourceAllocationSettingData",
+            RT_PROC,
+            "Processors",
+            [1, 1, u64::from(node.cpus).max(1), 1],
+        ),
+        _ => return Vec::new(),
+    };
+    TEMPLATES
+        .iter()
+        .zip(quantities)
+        .map(|((id, _, _), quantity)| {
+            let inst = Instance::new(class)
+                .with("InstanceID", CimType::String, Value::str(*id))
+                .with("ElementName", CimType::String, Value::str(*id))
+                .with("ResourceType", CimType::Uint16, Value::num(resource_type))
+                .with("AllocationUnits", CimType::String, Value::str(units))
+                .with("VirtualQuantity", CimType::Uint64, Value::num(quantity))
+                .with("PoolID", CimType::String, Value::str(pool_id));
+            if resource_type == RT_MEM {
+                inst.with("Limit", CimType::Uint64, Value::num(quantity))
+            } else {
+                inst
+            }
+        })
+        .collect()
+}
+
+/// The template of `class` with InstanceID `id`, for GetInstance and the
+/// far end of SettingsDefineCapabilities (templates are not enumerated).
+pub fn template_at(ctx: &Ctx<'_>, class: &str, id: &str) -> Option<Instance> {
+    let pool_id = match class {
+        "KVM_MemResourceAllocationSettingData" => "MemoryPool/0",
+        "KVM_ProcResourceAllocationSettingData" => "ProcessorPool/0",
+        _ => return None,
+    };
+    templates(ctx, pool_id)
+        .into_iter()
+        .find(|t| t.get_str("InstanceID") == Some(id))
 }
 
 /// Pool classes with their instance ids, for associations.

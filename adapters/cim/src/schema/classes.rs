@@ -366,6 +366,15 @@ pub static CLASSES: &[ClassDef] = &[
     },
     ClassDef {
         props: &[
+            prop("ResourceType", Uint16),
+            prop("OtherResourceType", String),
+            prop("ResourceSubType", String),
+        ],
+        description: "what can be allocated from a resource pool",
+        ..abstract_class("CIM_AllocationCapabilities", Some("CIM_Capabilities"), Scope::Virt)
+    },
+    ClassDef {
+        props: &[
             arr("VirtualSystemTypesSupported", String),
             arr("SynchronousMethodsSupported", Uint16),
         ],
@@ -827,6 +836,14 @@ pub static CLASSES: &[ClassDef] = &[
             Scope::Virt,
         )
     },
+    ClassDef {
+        description: "what can be allocated from one resource pool (InstanceID = the pool's)",
+        ..class(
+            "KVM_AllocationCapabilities",
+            Some("CIM_AllocationCapabilities"),
+            Scope::Virt,
+        )
+    },
     // Associations: DMTF bases, then libvirt-cim's.
     ClassDef {
         props: &[
@@ -881,6 +898,20 @@ pub static CLASSES: &[ClassDef] = &[
         ..ClassDef {
             is_abstract: true,
             ..assoc("CIM_ElementCapabilities", "CIM_ManagedElement", Scope::Virt)
+        }
+    },
+    ClassDef {
+        props: &[
+            rkey("GroupComponent", "CIM_Capabilities"),
+            rkey("PartComponent", "CIM_SettingData"),
+            prop("PropertyPolicy", Uint16),
+            prop("ValueRole", Uint16),
+            prop("ValueRange", Uint16),
+        ],
+        description: "capabilities and the settings that describe them (default, minimum, maximum, increment)",
+        ..ClassDef {
+            is_abstract: true,
+            ..assoc("CIM_SettingsDefineCapabilities", "CIM_Component", Scope::Virt)
         }
     },
     ClassDef {
@@ -961,6 +992,14 @@ pub static CLASSES: &[ClassDef] = &[
     ClassDef {
         description: "an element and its capabilities",
         ..assoc("KVM_ElementCapabilities", "CIM_ElementCapabilities", Scope::Virt)
+    },
+    ClassDef {
+        description: "a pool's allocation capabilities and their setting templates",
+        ..assoc(
+            "KVM_SettingsDefineCapabilities",
+            "CIM_SettingsDefineCapabilities",
+            Scope::Virt,
+        )
     },
     ClassDef {
         description: "an element conforms to a registered profile",

@@ -1,6 +1,6 @@
 """cimtest's VirtualSystemManagementService and ComputerSystem state flow
 through pywbem: DefineSystem (MOF embedded instances) -> RequestStateChange(2)
--> EnabledState 2 -> 9 paused -> 2 -> DestroySystem; destroy of a missing
+-> EnabledState 2 -> 9 paused -> 2 -> 4 shut down -> DestroySystem; destroy of a missing
 system; invalid transitions and values."""
 import sys
 
@@ -63,6 +63,12 @@ expect_error(pywbem.CIM_ERR_INVALID_PARAMETER,
 expect_error(pywbem.CIM_ERR_METHOD_NOT_FOUND,
              lambda: conn.InvokeMethod("Explode", cs_path), "unknown method")
 
+# Shut down (4) a running guest: the test driver's guest stops at once.
+check(conn.GetInstance(cs_path)["EnabledState"] == 2, "running before shutdown")
+rc, _ = conn.InvokeMethod("RequestStateChange", cs_path, RequestedState=pywbem.Uint16(4))
+cs = conn.GetInstance(cs_path)
+check(rc == 0 and cs["EnabledState"] == 3 and cs["RequestedState"] == 4,
+      f"after shutdown rc {rc}, {cs['EnabledState']}/{cs['RequestedState']}")
 rc, _ = conn.InvokeMethod("DestroySystem", vsms, AffectedSystem=cs_path)
 check(rc == 0, f"DestroySystem rc {rc}")
 expect_error(pywbem.CIM_ERR_NOT_FOUND, lambda: conn.GetInstance(cs_path), "destroyed guest still there")
