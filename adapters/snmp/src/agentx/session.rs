@@ -58,6 +58,9 @@ async fn connect(addr: &AgentxAddr) -> std::io::Result<Box<dyn Stream>> {
     })
 }
 
+/// Bytes read from the master at once.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// What the reader task delivers.
 type Frame = Result<(Header, Vec<u8>), FrameEnd>;
 
@@ -112,7 +115,13 @@ impl Session {
         })?;
         let (reader, writer) = tokio::io::split(stream);
         let (tx, frames) = mpsc::channel(64);
-        tokio::spawn(read_frames(reader, tx));
+        // Buffered: one read usually brings a whole PDU (header and
+        // payload) instead of one read each plus the one that finds the
+        // socket empty; the master sends a PDU per varbind of a walk.
+        tokio::spawn(read_frames(
+            tokio::io::BufReader::with_capacity(READ_BUFFER, reader),
+            tx,
+        ));
         let mut session = Session {
             addr,
             writer,
