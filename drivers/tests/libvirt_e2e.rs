@@ -85,3 +85,78 @@ fn ctl_through_the_proxy_emits_libvirts_events_once() {
     let err = agent.fails(&["domstate", "fresh"]);
     assert!(err.contains("failed to get domain 'fresh'"), "{err}");
 }
+
+/// A libvirt test-driver node file with `n` domains, every other one running
+/// (the test driver's default) and the rest shut off (`<test:runstate>5`).
+fn node_file(n: usize) -> String {
+    let mut xml = String::from("<node>\n");
+    for i in 0..n {
+        let runstate = if i % 2 == 0 {
+            ""
+        } else {
+            "<test:runstate>5</test:runstate>"
+        };
+        xml.push_str(&format!(
+            "<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\
+             <name>walk-{i:04}</name><uuid>{:08x}-0000-4000-8000-{:012x}</uuid>\
+             <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>{runstate}</domain>\n",
+            i * 7919,
+            i,
+        ));
+    }
+    xml.push_str("</node>\n");
+    xml
+}
+
+/// The SNMP front door on a blocking driver: a walk of libvirtGuestTable
+/// through the proxy, CPU times included (sampled in batches of rows while
+/// the front door waits), is the walk the full agent behind it gives.
+#[test]
+fn snmp_walks_through_the_proxy_agree_with_the_agent_behind_the_front_door() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 600;
+    let node = dir.path().join("node.xml");
+    std::fs::write(&node, node_file(n)).unwrap();
+    let port = libvirt_common::free_udp_port();
+    let agent = Agent::start_with(
+        &format!("libvirt+test://{}", node.display()),
+        &dir.path().join("state"),
+        &["--snmp-listen", &format!("udp:127.0.0.1:{port}")],
+    );
+    agent.wait_log("full agent on udp:", Duration::from_secs(30));
+    let logs = agent.logs();
+    let behind = logs
+        .split("full agent on udp:")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the agent behind the front door")
+        .to_string();
+    let walk = |target: &str| -> Vec<String> {
+        let out = std::process::Command::new("snmpbulkwalk")
+            .args(["-v2c", "-c", "public", "-On", "-Cr10", "-t", "5", "-r", "1", target])
+            .arg(".1.3.6.1.4.1.36957.1.1")
+            .output()
+            .expect("snmpbulkwalk runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let front = walk(&format!("127.0.0.1:{port}"));
+    let direct = walk(&behind);
+    assert_eq!(front.len(), 7 * n, "7 columns of {n} rows");
+    let cpu_times: Vec<&String> = front.iter().filter(|l| l.contains("Counter64")).collect();
+    assert_eq!(cpu_times.len(), n, "a CPU time for every guest");
+    // Samples may be renewed between the walks: compare CPU times by type.
+    let comparable = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| match l.split_once(" = Counter64: ") {
+                Some((oid, _)) => format!("{oid} = Counter64"),
+                None => l.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(comparable(&front), comparable(&direct));
+}

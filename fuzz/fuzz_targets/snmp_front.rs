@@ -32,7 +32,7 @@ fn front() -> &'static Front {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some(response) = front().answer(data) else {
+    let Some(response) = futures::executor::block_on(front().answer(data)) else {
         return;
     };
     let request = CommunityMessage::decode(Bytes::copy_from_slice(data), DecodeConfig::default())

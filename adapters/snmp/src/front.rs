@@ -18,11 +18,11 @@
 //! GET, GETNEXT and GETBULK, with the read-only or the read-write community
 //! (both read every object, see [`crate::server`]), naming objects of
 //! `libvirtGuestTable` whose answers stay inside the table and fit the
-//! message size, and GETs of the SNMPv2-MIB system scalars (`sysDescr.0`
+//! message size (CPU times that need a sample are sampled first, a batch of
+//! rows at a time, while the front door waits), and GETs of the SNMPv2-MIB system scalars (`sysDescr.0`
 //! …, what a manager polls to see that the agent is up). That is exactly the case where the full agent's answer is
 //! the table handler's values in order. Everything else — SNMPv1 and v3,
-//! SETs, other subtrees, the table's end, a CPU time that needs a new sample,
-//! a wrong community, a malformed or non-canonical packet, a response too
+//! SETs, other subtrees, the table's end, a wrong community, a malformed or non-canonical packet, a response too
 //! large — is relayed, byte for byte, to the async-snmp agent, which listens
 //! on a second socket of the same address (port chosen by the system) and
 //! answers through the relay. A relay socket per manager address keeps the
@@ -103,7 +103,7 @@ pub async fn run(front: Front, public: UdpSocket, agent: SocketAddr, cancel: Can
                     }
                 };
                 let data = &buf[..len];
-                if let Some(response) = front.answer(data) {
+                if let Some(response) = front.answer(data).await {
                     if let Err(err) = public.send_to(&response, peer).await {
                         tracing::debug!(adapter = "snmp", %peer, error = %err, "snmp: cannot send a response");
                     }
@@ -190,7 +190,7 @@ async fn open_relay(public: Arc<UdpSocket>, agent: SocketAddr, peer: SocketAddr)
 impl Front {
     /// The encoded response to `data` when this request is one the front
     /// door answers (see the module documentation), else `None`.
-    pub fn answer(&self, data: &[u8]) -> Option<Bytes> {
+    pub async fn answer(&self, data: &[u8]) -> Option<Bytes> {
         // Cheap filters first: an SNMPv2c message (SEQUENCE, INTEGER 1)
         // whose community reads.
         let decoded = CommunityMessage::decode(Bytes::copy_from_slice(data), DecodeConfig::default()).ok()?;
@@ -220,13 +220,16 @@ impl Front {
                     Some(VarBind::new(vb.oid.clone(), value))
                 })
                 .collect::<Option<Vec<_>>>()?,
-            PduType::GetNextRequest => requested
-                .iter()
-                .map(|vb| self.next_in_table(&vb.oid))
-                .collect::<Option<Vec<_>>>()?,
+            PduType::GetNextRequest => {
+                let mut out = Vec::with_capacity(requested.len());
+                for vb in requested {
+                    out.push(self.next_in_table(&vb.oid).await?);
+                }
+                out
+            }
             PduType::GetBulkRequest => {
                 let (non_repeaters, max_repetitions) = pdu.get_bulk_fields()?;
-                self.bulk(requested, non_repeaters, max_repetitions, budget)?
+                self.bulk(requested, non_repeaters, max_repetitions, budget).await?
             }
             _ => return None,
         };
@@ -243,18 +246,18 @@ impl Front {
     }
 
     /// GETNEXT that stays inside the table.
-    fn next_in_table(&self, oid: &Oid) -> Option<VarBind> {
+    async fn next_in_table(&self, oid: &Oid) -> Option<VarBind> {
         if !in_table(oid) {
             return None;
         }
-        self.guests.next_now(oid)
+        self.guests.next_sampled(oid).await
     }
 
     /// GETBULK (RFC 3416 §4.2.3): one GETNEXT for each of the first
     /// `non_repeaters` varbinds, then up to `max_repetitions` rounds over the
     /// rest. `None` (the full agent answers) as soon as a step leaves the
     /// table or the response would pass `budget` octets.
-    fn bulk(
+    async fn bulk(
         &self,
         requested: &[VarBind],
         non_repeaters: u32,
@@ -272,7 +275,7 @@ impl Front {
             size <= budget
         };
         for vb in &requested[..non_repeaters] {
-            let next = self.next_in_table(&vb.oid)?;
+            let next = self.next_in_table(&vb.oid).await?;
             if !push(next, &mut out) {
                 return None;
             }
@@ -283,7 +286,7 @@ impl Front {
         }
         for _ in 0..max_repetitions {
             for cursor in cursors.iter_mut() {
-                let next = self.next_in_table(cursor)?;
+                let next = self.next_in_table(cursor).await?;
                 *cursor = next.oid.clone();
                 if !push(next, &mut out) {
                     return None;

@@ -155,25 +155,61 @@ impl GuestTable {
     /// or when a CPU time needs a new sample (the full agent then answers,
     /// see [`crate::front`]).
     pub fn next_now(&self, oid: &Oid) -> Option<VarBind> {
+        match self.next_step(oid) {
+            Step::Value(vb) => Some(vb),
+            Step::Leave | Step::Sample(_) => None,
+        }
+    }
+
+    /// GETNEXT for the front door: like [`GuestTable::next_now`], but when
+    /// CPU times need a sample that the driver cannot take without waiting
+    /// (a blocking driver: the libvirt proxy), takes it — one batch for the
+    /// rows ahead ([`Core::prefetch_stats`]) — and answers; `None` only at the
+    /// table's end. The front door waits meanwhile, as a single-threaded
+    /// agent such as snmpd does.
+    pub async fn next_sampled(&self, oid: &Oid) -> Option<VarBind> {
+        match self.next_step(oid) {
+            Step::Value(vb) => Some(vb),
+            Step::Leave => None,
+            Step::Sample(lower) => {
+                let snapshot = self.core.snapshot();
+                self.prefetch_cpu_times(&snapshot, lower).await;
+                self.next_now(oid)
+            }
+        }
+    }
+
+    fn next_step(&self, oid: &Oid) -> Step {
         let snapshot = self.core.snapshot();
-        let (first, mut bound) = walk_start(oid)?;
+        let Some((first, mut bound)) = walk_start(oid) else {
+            return Step::Leave;
+        };
         for col in &column::READABLE[first..] {
             if let Some(lower) = bound {
                 if *col == column::CPU_TIME && !self.prefetch_cpu_times_now(&snapshot, lower) {
-                    return None;
+                    return Step::Sample(lower);
                 }
                 for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
                     match self.column_value_now(*col, record) {
-                        Ok(Some(value)) => return Some(VarBind::new(guest_instance(*col, uuid), value)),
+                        Ok(Some(value)) => return Step::Value(VarBind::new(guest_instance(*col, uuid), value)),
                         Ok(None) => {}
-                        Err(NeedsSample) => return None,
+                        Err(NeedsSample) => return Step::Sample(Bound::Included(*uuid)),
                     }
                 }
             }
             bound = Some(Bound::Unbounded);
         }
-        None
+        Step::Leave
     }
+}
+
+/// Where a non-waiting GETNEXT got to.
+enum Step {
+    Value(VarBind),
+    /// Nothing after this in the table.
+    Leave,
+    /// CPU times from this row on need a sample first.
+    Sample(Bound<Uuid>),
 }
 
 /// A running guest's CPU time must be sampled (through its actor) first.

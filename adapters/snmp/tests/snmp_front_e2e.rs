@@ -281,7 +281,7 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
     ];
     for (what, request, answered_here) in &cases {
         assert_eq!(
-            front.answer(request).is_some(),
+            futures::executor::block_on(front.answer(request)).is_some(),
             *answered_here,
             "{what}: answered by the front door itself"
         );
@@ -314,7 +314,7 @@ fn front_door_answers_walks_exactly_as_the_agent_behind_it() {
     }
     // A wrong community is never answered, through the front door or not.
     let wrong = next(Version::V2c, b"wrong", &[oid(TABLE)]);
-    assert!(front.answer(&wrong).is_none());
+    assert!(futures::executor::block_on(front.answer(&wrong)).is_none());
     assert!(ask(public, &wrong).is_none(), "a wrong community gets no answer");
     // And the agent still serves afterwards.
     assert!(ask(public, &next(Version::V2c, b"public", &[oid(TABLE)])).is_some());
