@@ -212,8 +212,11 @@ fn informs_are_retransmitted_until_snmptrapd_acknowledges() {
     let lossy = LossyRelay::start(1, Some(trapd));
     let dead = LossyRelay::start(usize::MAX, None);
     let retries = 2;
+    // Long enough that snmptrapd's acknowledgement of the retransmission
+    // arrives before a third send even on a loaded machine (300 ms was not:
+    // one loaded full run saw a third inform).
     let config = format!(
-        "[snmp]\ninforms = true\ninform_timeout_ms = 300\ninform_retries = {retries}\n\
+        "[snmp]\ninforms = true\ninform_timeout_ms = 1500\ninform_retries = {retries}\n\
          trap_sinks = [\"udp:127.0.0.1:{}\", \"udp:127.0.0.1:{}\"]\n",
         lossy.port, dead.port
     );
