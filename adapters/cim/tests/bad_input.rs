@@ -295,3 +295,70 @@ fn post_and_m_post_headers_and_protocol_version() {
     assert_eq!(header(&head, "CIMError"), Some("header-mismatch"), "{head}");
     still_serving(&server);
 }
+
+/// 100 MiB actually sent, with a Content-Length and chunked, against the
+/// default 16 MiB limit: 413 either way, without the server reading it all,
+/// and the server keeps serving.
+#[test]
+fn a_100_mib_body_sent_in_full_gets_413() {
+    use std::io::{Read, Write};
+    const MIB: usize = 1 << 20;
+    let server = Server::start();
+    for chunked in [false, true] {
+        let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("timeout");
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_string()
+        } else {
+            format!("Content-Length: {}", 100 * MIB)
+        };
+        let head = format!(
+            "POST /cimom HTTP/1.1\r\nHost: x\r\nCIMOperation: MethodCall\r\nCIMMethod: EnumerateInstanceNames\r\n\
+             CIMObject: root/virt\r\n{framing}\r\nConnection: close\r\n\r\n"
+        );
+        let mut writer = stream.try_clone().expect("clone");
+        // The body goes out from a thread of its own; it stops at the first
+        // write the server no longer takes.
+        let sender = std::thread::spawn(move || {
+            let block = vec![b'<'; MIB];
+            let mut sent = 0usize;
+            let mut send = |bytes: &[u8]| writer.write_all(bytes).is_ok();
+            if !send(head.as_bytes()) {
+                return sent;
+            }
+            for _ in 0..100 {
+                let ok = if chunked {
+                    send(format!("{MIB:x}\r\n").as_bytes()) && send(&block) && send(b"\r\n")
+                } else {
+                    send(&block)
+                };
+                if !ok {
+                    return sent;
+                }
+                sent += MIB;
+            }
+            if chunked {
+                send(b"0\r\n\r\n");
+            }
+            sent
+        });
+        // Read what the server answers, up to its close (or reset).
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        let sent = sender.join().expect("sender");
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status_of(&text), "413", "chunked={chunked}, {sent} bytes sent: {text}");
+        assert_eq!(header(&text, "CIMError"), Some("request-not-valid"), "{text}");
+        assert!(sent < 100 * MIB, "chunked={chunked}: the server took all {sent} bytes");
+        still_serving(&server);
+    }
+}
