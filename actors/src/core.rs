@@ -358,55 +358,54 @@ impl Core {
             return failed;
         }
         let snap = self.snapshot();
-        let mut networks: Vec<_> = snap
+        let due = |mut objects: Vec<(Uuid, String)>| {
+            objects.sort_by(|a, b| a.1.cmp(&b.1));
+            objects
+        };
+        let networks = due(snap
             .networks
             .values()
             .filter(|n| n.autostart && !n.active)
             .map(|n| (n.def.uuid, n.def.name.clone()))
-            .collect();
-        networks.sort_by(|a, b| a.1.cmp(&b.1));
-        for (uuid, name) in networks {
-            match self.network(uuid, NetworkOp::Start).await {
-                Ok(_) => tracing::info!(network = %name, "autostarted"),
-                Err(err) => {
-                    tracing::error!(network = %name, error = %err, "autostart failed");
-                    failed.push(("network", name, err));
-                }
-            }
-        }
-        let mut pools: Vec<_> = snap
+            .collect());
+        self.autostart_each::<NetworkKind>(networks, || NetworkOp::Start, &mut failed)
+            .await;
+        let pools = due(snap
             .pools
             .values()
             .filter(|p| p.autostart && !p.is_active())
             .map(|p| (p.def.uuid, p.def.name.clone()))
-            .collect();
-        pools.sort_by(|a, b| a.1.cmp(&b.1));
-        for (uuid, name) in pools {
-            match self.pool(uuid, PoolOp::Start).await {
-                Ok(_) => tracing::info!(pool = %name, "autostarted"),
-                Err(err) => {
-                    tracing::error!(pool = %name, error = %err, "autostart failed");
-                    failed.push(("pool", name, err));
-                }
-            }
-        }
-        let mut domains: Vec<_> = snap
+            .collect());
+        self.autostart_each::<PoolKind>(pools, || PoolOp::Start, &mut failed)
+            .await;
+        let domains = due(snap
             .domains
             .values()
             .filter(|d| d.autostart && !d.is_active())
             .map(|d| (d.uuid(), d.def.name.clone()))
-            .collect();
-        domains.sort_by(|a, b| a.1.cmp(&b.1));
-        for (uuid, name) in domains {
-            match self.domain(uuid, DomainOp::Start).await {
-                Ok(_) => tracing::info!(domain = %name, "autostarted"),
+            .collect());
+        self.autostart_each::<DomainKind>(domains, || DomainOp::Start, &mut failed)
+            .await;
+        failed
+    }
+
+    /// Starts each of `objects` (uuid, name) of one kind, in order, logging
+    /// each outcome and collecting failures.
+    async fn autostart_each<K: ObjectKind>(
+        &self,
+        objects: Vec<(Uuid, String)>,
+        start: impl Fn() -> K::Op,
+        failed: &mut Vec<(&'static str, String, VirtError)>,
+    ) {
+        for (uuid, name) in objects {
+            match self.command::<K>(uuid, start()).await {
+                Ok(_) => tracing::info!(kind = K::NAME, name = %name, "{} {name} autostarted", K::NAME),
                 Err(err) => {
-                    tracing::error!(domain = %name, error = %err, "autostart failed");
-                    failed.push(("domain", name, err));
+                    tracing::error!(kind = K::NAME, name = %name, error = %err, "{} {name}: autostart failed", K::NAME);
+                    failed.push((K::NAME, name, err));
                 }
             }
         }
-        failed
     }
 
     /// Like [`Core::domain`], for commands that answer with the record.

@@ -143,24 +143,11 @@ async fn relay(
 /// A socket on the loopback address connected to the agent, and the task
 /// that sends the agent's answers on to `peer` from the public socket.
 async fn open_relay(public: Arc<UdpSocket>, agent: SocketAddr, peer: SocketAddr) -> std::io::Result<Relay> {
-    let (local, target) = match agent.ip() {
-        IpAddr::V4(ip) => (
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            if ip.is_unspecified() {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            } else {
-                IpAddr::V4(ip)
-            },
-        ),
-        IpAddr::V6(ip) => (
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-            if ip.is_unspecified() {
-                IpAddr::V6(Ipv6Addr::LOCALHOST)
-            } else {
-                IpAddr::V6(ip)
-            },
-        ),
+    let local = match agent.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
     };
+    let target = if agent.ip().is_unspecified() { local } else { agent.ip() };
     let socket = UdpSocket::bind(SocketAddr::new(local, 0)).await?;
     socket.connect(SocketAddr::new(target, agent.port())).await?;
     let socket = Arc::new(socket);
