@@ -46,6 +46,10 @@ enum Guest {
     Ignores,
 }
 
+/// What the boot sector writes to the first serial port once it runs (and
+/// has switched to the modern interface).
+const BOOTED: u8 = b'!';
+
 /// 16-bit real-mode code, loaded by SeaBIOS at 0x7c00. `BASE` is patched in.
 fn program(base: u16, guest: Guest) -> Vec<u8> {
     let [lo, hi] = base.to_le_bytes();
@@ -53,6 +57,9 @@ fn program(base: u16, guest: Guest) -> Vec<u8> {
         0xba, lo, hi, //       mov  $BASE, %dx
         0x30, 0xc0, //         xor  %al, %al
         0xee, //               out  %al, (%dx)    ; 0 at the legacy bitmap: modern interface on
+        0xba, 0xf8, 0x03, //   mov  $0x3f8, %dx
+        0xb0, BOOTED, //       mov  $BOOTED, %al
+        0xee,   //               out  %al, (%dx)    ; to COM1: past the firmware, switched
     ];
     if guest == Guest::Ignores {
         code.extend([
@@ -144,12 +151,34 @@ fn guest(dir: &Path, machine: &str, behaviour: Guest) -> virtbus_schemas::Domain
          <os><type arch='x86_64' machine='{machine}'>hvm</type><boot dev='hd'/></os><features><acpi/></features>\
          <devices><emulator>{}</emulator>\
          <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{}'/><target dev='{dev}' bus='{bus}'/></disk>\
+         <serial type='file'><source path='{}'/><target port='0'/></serial>\
          <memballoon model='none'/></devices></domain>",
         uuid::Uuid::new_v4(),
         qemu_binary().display(),
-        disk.display()
+        disk.display(),
+        serial_log(dir).display()
     );
     virtbus_schemas::DomainDef::from_xml(&xml).expect("guest xml")
+}
+
+fn serial_log(dir: &Path) -> PathBuf {
+    dir.join("serial.log")
+}
+
+/// Waits (bounded) until the guest's boot sector runs. A vcpu hotplugged
+/// while SeaBIOS is still starting the processors can hang it for good (it
+/// waits for as many processors as it counted, and the new one answers
+/// its start-up IPI too), which a loaded machine, slow to leave the
+/// firmware, once showed: so the tests hotplug only after this.
+fn wait_booted(dir: &Path) {
+    let started = Instant::now();
+    while !std::fs::read(serial_log(dir)).unwrap_or_default().contains(&BOOTED) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the guest never reached its boot sector"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Destroys a guest when dropped, so a failed assertion leaves no qemu.
@@ -195,6 +224,7 @@ fn unplug_with_a_cooperating_guest(machine: &str) {
     let uuid = def.uuid;
     driver.create_domain(def).expect("start");
     let _guard = DestroyOnDrop(&driver, uuid);
+    wait_booted(state.path());
 
     driver.set_vcpus(uuid, 3).expect("hotplug two vcpus");
     assert_eq!(driver.domain_stats(uuid).expect("stats").vcpus, 3);
@@ -238,6 +268,7 @@ fn a_guest_that_ignores_the_unplug_request_times_out_and_keeps_its_vcpus() {
     let uuid = def.uuid;
     driver.create_domain(def).expect("start");
     let _guard = DestroyOnDrop(&driver, uuid);
+    wait_booted(state.path());
     driver.set_vcpus(uuid, 2).expect("hotplug one vcpu");
 
     // qemu accepts the request, the guest never ejects: after libvirt's
@@ -264,6 +295,7 @@ fn a_vcpu_the_guest_ejects_after_the_timeout_leaves_the_live_definition_too() {
     let uuid = def.uuid;
     driver.create_domain(def).expect("start");
     let _guard = DestroyOnDrop(&driver, uuid);
+    wait_booted(state.path());
     driver.set_vcpus(uuid, 2).expect("hotplug one vcpu");
     while notices.try_recv().is_ok() {}
 
