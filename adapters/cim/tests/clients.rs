@@ -346,6 +346,14 @@ fn pywbem_every_class_and_association_of_the_model() {
         .runtime
         .block_on(server.core.define_domain(FULL_GUEST))
         .expect("the full guest is defined");
+    server
+        .runtime
+        .block_on(
+            server.core.define_pool(
+                "<pool type='dir'><name>second-pool</name><target><path>/second-pool</path></target></pool>",
+            ),
+        )
+        .expect("the second pool is defined");
     let host = server.core.hostname().expect("host name");
     run_py("pywbem_model.py", &[&server.url(), &host]);
 }

@@ -149,28 +149,7 @@ pub fn instances(ctx: &Ctx<'_>, class: &str) -> Option<Vec<Instance>> {
             }
         }
         "KVM_SettingsDefineCapabilities" => {
-            if ctx.guest.is_none() {
-                for caps in pool::allocation_capabilities(ctx) {
-                    let id = caps.get_str("InstanceID").unwrap_or_default();
-                    for template in pool::templates(ctx, id) {
-                        let (_, role, range) = pool::TEMPLATES
-                            .iter()
-                            .find(|(t, _, _)| template.get_str("InstanceID") == Some(*t))
-                            .copied()
-                            .unwrap_or(("", 3, 0));
-                        out.push(
-                            link(
-                                class,
-                                ("GroupComponent", path(&caps)),
-                                ("PartComponent", path(&template)),
-                            )
-                            .with("PropertyPolicy", CimType::Uint16, Value::num(0))
-                            .with("ValueRole", CimType::Uint16, Value::num(role))
-                            .with("ValueRange", CimType::Uint16, Value::num(range)),
-                        );
-                    }
-                }
-            }
+            out.extend(settings_define_capabilities(ctx).into_iter().map(|(link, _)| link));
         }
         "KVM_ElementConformsToProfile" => {
             let profiles = interop::instances(ctx, "KVM_RegisteredProfile").unwrap_or_default();
@@ -192,6 +171,49 @@ pub fn instances(ctx: &Ctx<'_>, class: &str) -> Option<Vec<Instance>> {
         _ => return None,
     }
     Some(out)
+}
+
+/// The association instances of `class` with, for those whose far end is
+/// not found by its path alone, that far end (the PartComponent): the
+/// setting templates of KVM_SettingsDefineCapabilities, which every pool of
+/// a kind names alike (libvirt-cim's InstanceIDs) but builds for itself.
+pub fn with_far_ends(ctx: &Ctx<'_>, class: &str) -> Option<Vec<(Instance, Option<Instance>)>> {
+    if class == "KVM_SettingsDefineCapabilities" {
+        return Some(
+            settings_define_capabilities(ctx)
+                .into_iter()
+                .map(|(link, template)| (link, Some(template)))
+                .collect(),
+        );
+    }
+    Some(instances(ctx, class)?.into_iter().map(|link| (link, None)).collect())
+}
+
+/// Each pool's AllocationCapabilities → each of that pool's setting
+/// templates, with PropertyPolicy 0 (independent) and ValueRole/ValueRange
+/// from the template's InstanceID, as libvirt-cim sets them.
+fn settings_define_capabilities(ctx: &Ctx<'_>) -> Vec<(Instance, Instance)> {
+    let mut out = Vec::new();
+    if ctx.guest.is_some() {
+        return out;
+    }
+    for caps in pool::allocation_capabilities(ctx) {
+        let caps_path = path(&caps);
+        let id = caps.get_str("InstanceID").unwrap_or_default();
+        for template in pool::templates(ctx, id) {
+            let (role, range) = pool::value_role(template.get_str("InstanceID").unwrap_or_default());
+            let link = link(
+                "KVM_SettingsDefineCapabilities",
+                ("GroupComponent", caps_path.clone()),
+                ("PartComponent", path(&template)),
+            )
+            .with("PropertyPolicy", CimType::Uint16, Value::num(0))
+            .with("ValueRole", CimType::Uint16, Value::num(role))
+            .with("ValueRange", CimType::Uint16, Value::num(range));
+            out.push((link, template));
+        }
+    }
+    out
 }
 
 fn pool_path(pool_id: &str) -> Option<ObjectPath> {

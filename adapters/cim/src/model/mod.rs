@@ -137,6 +137,13 @@ pub fn instances(ctx: &Ctx<'_>, class: &str) -> Vec<Instance> {
     assoc::instances(ctx, class).unwrap_or_default()
 }
 
+/// The instances of the association `class` with the far end each one
+/// carries (see [`assoc::with_far_ends`]).
+pub fn association_instances(ctx: &Ctx<'_>, class: &str) -> Vec<(Instance, Option<Instance>)> {
+    assoc::with_far_ends(ctx, class)
+        .unwrap_or_else(|| instances(ctx, class).into_iter().map(|link| (link, None)).collect())
+}
+
 /// The concrete classes at or below `class` that have instances in `namespace`.
 pub fn concrete_below<'s>(schema: &'s Schema, namespace: &'s str, class: &'s str) -> Vec<&'static str> {
     CONCRETE

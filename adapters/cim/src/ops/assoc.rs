@@ -21,7 +21,9 @@ pub enum Kind {
 pub struct Found {
     pub snap: std::sync::Arc<virtbus_actors::Snapshot>,
     pub refs: Vec<Instance>,
-    pub targets: Vec<ObjectPath>,
+    /// The far ends' paths, each with its instance when the association
+    /// carries it (setting templates); the others are looked up by path.
+    pub targets: Vec<(ObjectPath, Option<Instance>)>,
     pub props: Option<Vec<String>>,
 }
 
@@ -30,7 +32,10 @@ impl Found {
     pub fn target_instances(&self, engine: &Engine, ns: &str) -> Vec<(ObjectPath, Instance)> {
         self.targets
             .iter()
-            .filter_map(|path| {
+            .filter_map(|(path, carried)| {
+                if let Some(inst) = carried {
+                    return Some((path.clone(), inst.clone()));
+                }
                 let target_ns = path.namespace.clone().unwrap_or_else(|| ns.to_string());
                 let mut target_ctx = engine.ctx(&self.snap, &target_ns);
                 target_ctx.guest = model::guest_of(path);
@@ -65,7 +70,11 @@ pub fn associators(engine: &Engine, ns: &str, params: Params<'_>, kind: Kind) ->
             }
         }
         Kind::AssociatorNames => {
-            for path in targets {
+            for (i, (path, _)) in targets.iter().enumerate() {
+                // Templates sharing a path are named once.
+                if targets[..i].iter().any(|(t, _)| t.matches(path)) {
+                    continue;
+                }
                 out.push_str("<OBJECTPATH>");
                 write::instance_path(&mut out, path, &engine.host);
                 out.push_str("</OBJECTPATH>");
@@ -135,7 +144,7 @@ pub fn find(
     }
 
     let mut refs: Vec<Instance> = Vec::new();
-    let mut targets: Vec<ObjectPath> = Vec::new();
+    let mut targets: Vec<(ObjectPath, Option<Instance>)> = Vec::new();
     let associations = model::concrete_below(
         &engine.schema,
         ns,
@@ -144,7 +153,7 @@ pub fn find(
     .into_iter()
     .filter(|c| engine.schema.get(ns, c).is_some_and(|d| d.association));
     for class in associations {
-        for inst in model::instances(&ctx, class) {
+        for (inst, far_end) in model::association_instances(&ctx, class) {
             let endpoints: Vec<(&str, &ObjectPath)> = inst
                 .props
                 .iter()
@@ -177,8 +186,15 @@ pub fn find(
                     continue;
                 }
                 hit = true;
-                if !targets.iter().any(|t| t.matches(path)) {
-                    targets.push((*path).clone());
+                // A carried far end (a template) is the PartComponent; a
+                // pool's templates may share a path, so those are told
+                // apart by their instance.
+                let carried = far_end.as_ref().filter(|_| name.eq_ignore_ascii_case("PartComponent"));
+                let seen = targets
+                    .iter()
+                    .any(|(t, t_inst)| t.matches(path) && (carried.is_none() || t_inst.as_ref() == carried));
+                if !seen {
+                    targets.push(((*path).clone(), carried.cloned()));
                 }
             }
             if hit {

@@ -8,6 +8,9 @@ their Minimum/Maximum/Increment/Default settings), the interop classes,
 GetClass/EnumerateClasses with IncludeQualifiers/IncludeClassOrigin/
 PropertyList/DeepInheritance, and PropertyList on instances.
 
+A second dir pool 'second-pool' (target /second-pool) is defined by the
+caller too, to show each disk pool's templates built for it.
+
 Usage: pywbem_model.py URL HOSTNAME"""
 import sys
 
@@ -179,6 +182,103 @@ mem_default = [t for t in conn.Associators(pywbem.CIMInstanceName("KVM_Allocatio
                                            AssocClass="KVM_SettingsDefineCapabilities")
                if t["InstanceID"] == "Default"][0]
 check(mem_default["VirtualQuantity"] == 256 * 1024, f"memory Default {mem_default['VirtualQuantity']}")
+
+# The other pools' templates, each built for its pool under libvirt-cim's
+# InstanceIDs (the caller defined a second dir pool, 'second-pool').
+def caps_path(pool_id):
+    return pywbem.CIMInstanceName("KVM_AllocationCapabilities", {"InstanceID": pool_id}, namespace="root/virt")
+
+
+def role_of(iid):
+    word = next(w for w in ["Default", "Increment", "Maximum", "Minimum"] if w in iid)
+    return ranges[word]
+
+
+kinds = ["Minimum", "Maximum", "Default", "Increment"]
+disk_pools = [str(p["InstanceID"]) for p in conn.EnumerateInstanceNames("KVM_DiskPool")]
+check(sorted(disk_pools) == ["DiskPool/default-pool", "DiskPool/second-pool"], f"disk pools {disk_pools}")
+for pool_id, path in [("DiskPool/default-pool", "/default-pool"), ("DiskPool/second-pool", "/second-pool")]:
+    templates = conn.Associators(caps_path(pool_id), AssocClass="KVM_SettingsDefineCapabilities")
+    got = sorted((t.classname, t["InstanceID"]) for t in templates)
+    want = sorted([("KVM_DiskResourceAllocationSettingData", f"{k}{sfx}") for k in kinds
+                   for sfx in ["", " CDROM", " floppy"]]
+                  + [("KVM_StorageVolumeResourceAllocationSettingData", f"New Storage Volume {k}") for k in kinds])
+    check(got == want, f"SDC templates of {pool_id}: {got}")
+    check(all(t["PoolID"] == pool_id for t in templates), f"PoolID of {pool_id}'s templates")
+    check(all(t.path["InstanceID"] == t["InstanceID"] and t.path.classname == t.classname for t in templates),
+          f"template paths of {pool_id}")
+    disks = {t["InstanceID"]: t for t in templates if t.classname == "KVM_DiskResourceAllocationSettingData"}
+    check(all(disks[k]["ResourceType"] == 17 and disks[k]["AllocationUnits"] == "MegaBytes"
+              and disks[k]["EmulatedType"] == 0 and disks[k]["VirtualDevice"] == "hda" for k in kinds),
+          f"disk templates of {pool_id}: {disks}")
+    q = {k: disks[k]["VirtualQuantity"] for k in kinds}
+    check(q["Default"] == 5000 and q["Increment"] == 250 and q["Minimum"] <= 2000 and q["Minimum"] <= q["Maximum"],
+          f"disk template sizes of {pool_id}: {q}")
+    check((disks["Default CDROM"]["EmulatedType"], disks["Default CDROM"]["VirtualDevice"]) == (1, "hdc")
+          and (disks["Maximum floppy"]["EmulatedType"], disks["Maximum floppy"]["VirtualDevice"]) == (2, "fda")
+          and disks["Default CDROM"].get("VirtualQuantity") is None, f"CD-ROM/floppy templates of {pool_id}")
+    vols = {t["InstanceID"]: t for t in templates if t.classname == "KVM_StorageVolumeResourceAllocationSettingData"}
+    check(all(v["Path"] == path and v["ResourceType"] == 32768 and v["VolumeName"] == "tmp.img"
+              for v in vols.values()), f"new-volume templates of {pool_id}: {vols}")
+    refs = conn.References(caps_path(pool_id), ResultClass="KVM_SettingsDefineCapabilities")
+    check(len(refs) == len(want), f"SDC references of {pool_id}: {len(refs)}")
+    for ref in refs:
+        check(ref["GroupComponent"]["InstanceID"] == pool_id, f"SDC GroupComponent {ref.items()}")
+        iid = ref["PartComponent"]["InstanceID"]
+        check((ref["ValueRole"], ref["ValueRange"], ref["PropertyPolicy"]) == (*role_of(iid), 0),
+              f"SDC {pool_id} {iid}: {ref.items()}")
+    # Pull operations give the same templates.
+    pulled = list(conn.IterAssociatorInstances(caps_path(pool_id), AssocClass="KVM_SettingsDefineCapabilities",
+                                       MaxObjectCount=5))
+    check(sorted((t.classname, t["InstanceID"], t["PoolID"]) for t in pulled)
+          == sorted((t.classname, t["InstanceID"], t["PoolID"]) for t in templates), f"pulled templates of {pool_id}")
+# GetInstance of a template path: the template as built for the first disk pool.
+got = conn.GetInstance(pywbem.CIMInstanceName("KVM_DiskResourceAllocationSettingData", {"InstanceID": "Default"},
+                                              namespace="root/virt"))
+check(got["PoolID"] == disk_pools[0] and got["VirtualQuantity"] == 5000, f"GetInstance disk Default {got.items()}")
+got = conn.GetInstance(pywbem.CIMInstanceName("KVM_StorageVolumeResourceAllocationSettingData",
+                                              {"InstanceID": "New Storage Volume Maximum"}, namespace="root/virt"))
+check(got["PoolID"] == disk_pools[0], f"GetInstance new-volume Maximum {got.items()}")
+
+net = conn.Associators(caps_path("NetworkPool/default"), AssocClass="KVM_SettingsDefineCapabilities")
+check(sorted(t["InstanceID"] for t in net) == sorted(kinds), f"network templates {net}")
+check(all(t.classname == "KVM_NetResourceAllocationSettingData" and t["ResourceType"] == 10
+          and t["ResourceSubType"] == "e1000" and t["NetworkType"] == "network" and t["NetworkName"] == "default"
+          and t["PoolID"] == "NetworkPool/default" for t in net), f"network template values {net}")
+nq = {t["InstanceID"]: t["VirtualQuantity"] for t in net}
+check(nq == {"Minimum": 0, "Maximum": 8, "Default": 1, "Increment": 1}, f"NIC counts {nq}")
+for ref in conn.References(caps_path("NetworkPool/default"), ResultClass="KVM_SettingsDefineCapabilities"):
+    check((ref["ValueRole"], ref["ValueRange"], ref["PropertyPolicy"]) == (*ranges[ref["PartComponent"]["InstanceID"]], 0),
+          f"network SDC {ref.items()}")
+got = conn.GetInstance(net[0].path)
+check(got.classname == "KVM_NetResourceAllocationSettingData" and got["PoolID"] == "NetworkPool/default",
+      f"GetInstance net template {got.items()}")
+
+# Graphics: sdl and vnc (IPv4 and IPv6 addresses) templates share each path.
+gfx = conn.Associators(caps_path("GraphicsPool/0"), AssocClass="KVM_SettingsDefineCapabilities")
+check(sorted((t["InstanceID"], t["ResourceSubType"], t.get("Address")) for t in gfx)
+      == sorted((k, *v) for k in kinds for v in [("sdl", None), ("vnc", "127.0.0.1:-1"), ("vnc", "[::1]:-1")]),
+      f"graphics templates {gfx}")
+check(all(t.get("KeyMap") == ("en-us" if t["ResourceSubType"] == "vnc" else None) and t["ResourceType"] == 24
+          for t in gfx), "graphics template KeyMap/ResourceType")
+gfx_names = conn.AssociatorNames(caps_path("GraphicsPool/0"), AssocClass="KVM_SettingsDefineCapabilities")
+check(sorted(p["InstanceID"] for p in gfx_names) == sorted(kinds), f"graphics template paths named once {gfx_names}")
+check(conn.GetInstance(gfx[0].path)["ResourceSubType"] == "sdl", "GetInstance graphics template: the first (sdl)")
+inp = conn.Associators(caps_path("InputPool/0"), AssocClass="KVM_SettingsDefineCapabilities")
+check(sorted((t["InstanceID"], t["ResourceSubType"], t["BusType"], t["Caption"]) for t in inp)
+      == sorted((k, *v) for k in kinds for v in [("mouse", "ps2", "PS2 Mouse"), ("mouse", "usb", "USB Mouse"),
+                                                 ("tablet", "usb", "USB Tablet")]), f"input templates {inp}")
+check(all(t["ResourceType"] == 13 for t in inp), "input template ResourceType")
+# libvirt-cim has no controller templates.
+check(conn.Associators(caps_path("ControllerPool/0"), AssocClass="KVM_SettingsDefineCapabilities") == [],
+      "no controller templates")
+# A template path that no pool has.
+try:
+    conn.GetInstance(pywbem.CIMInstanceName("KVM_DiskResourceAllocationSettingData", {"InstanceID": "Medium"},
+                                            namespace="root/virt"))
+    check(False, "GetInstance of an unknown template")
+except pywbem.CIMError as err:
+    check(err.status_code == pywbem.CIM_ERR_NOT_FOUND, f"unknown template: {err}")
 # Templates are not guests' settings: enumerations do not list them.
 check(all("/" in str(i) for i in ids("KVM_MemResourceAllocationSettingData", guest=None)), "no templates enumerated")
 
