@@ -108,6 +108,34 @@ struct EnumContext {
     expires: Instant,
 }
 
+impl EnumContext {
+    /// A context over the instances of `class` and its subclasses in `ns`,
+    /// read from the snapshot of this moment.
+    fn new(
+        engine: &Engine,
+        ns: &str,
+        class: &'static str,
+        props: Option<Vec<String>>,
+        shape: Shape,
+        filter: Option<Arc<Select>>,
+        timeout: Duration,
+    ) -> EnumContext {
+        EnumContext {
+            snap: engine.core.snapshot(),
+            namespace: ns.to_string(),
+            classes: model::concrete_below(&engine.schema, ns, class),
+            class_idx: 0,
+            last_guest: None,
+            pending: VecDeque::new(),
+            props,
+            shape,
+            filter,
+            timeout,
+            expires: Instant::now() + timeout,
+        }
+    }
+}
+
 /// Open enumeration contexts by id.
 #[derive(Default)]
 pub struct Contexts {
@@ -275,19 +303,8 @@ pub fn open(engine: &Engine, ns: &str, params: Params<'_>, paths_only: bool) -> 
     let class = params.required_class("ClassName")?;
     let def = engine.class(ns, &class)?;
     let open = open_params(params)?;
-    let ctx = EnumContext {
-        snap: engine.core.snapshot(),
-        namespace: ns.to_string(),
-        classes: model::concrete_below(&engine.schema, ns, def.name),
-        class_idx: 0,
-        last_guest: None,
-        pending: VecDeque::new(),
-        props: if paths_only { None } else { params.property_list()? },
-        shape,
-        filter: None,
-        timeout: open.timeout,
-        expires: Instant::now() + open.timeout,
-    };
+    let props = if paths_only { None } else { params.property_list()? };
+    let ctx = EnumContext::new(engine, ns, def.name, props, shape, None, open.timeout);
     start(engine, ctx, open.max)
 }
 
@@ -347,19 +364,16 @@ pub fn open_query(engine: &Engine, ns: &str, params: Params<'_>) -> Result<Strin
         params.string("FilterQuery")?,
     )?;
     let open = timing_params(params)?;
-    let ctx = EnumContext {
-        snap: engine.core.snapshot(),
-        namespace: ns.to_string(),
-        classes: model::concrete_below(&engine.schema, ns, def.name),
-        class_idx: 0,
-        last_guest: None,
-        pending: VecDeque::new(),
-        props: select.props.clone(),
-        shape: Shape::Instances,
-        filter: Some(Arc::new(select)),
-        timeout: open.timeout,
-        expires: Instant::now() + open.timeout,
-    };
+    let props = select.props.clone();
+    let ctx = EnumContext::new(
+        engine,
+        ns,
+        def.name,
+        props,
+        Shape::Instances,
+        Some(Arc::new(select)),
+        open.timeout,
+    );
     start(engine, ctx, open.max)
 }
 
