@@ -105,12 +105,12 @@ impl GuestTable {
     /// GET of one instance under `libvirtMIB`.
     pub async fn get_value(&self, oid: &Oid) -> HandlerResult<GetResult> {
         let snapshot = self.core.snapshot();
-        let record = match locate(&snapshot, oid) {
+        let (col, record) = match locate(&snapshot, oid) {
             Located::Instance(col, record) => (col, record),
             Located::NoSuchObject => return Ok(GetResult::NoSuchObject),
             Located::NoSuchInstance => return Ok(GetResult::NoSuchInstance),
         };
-        Ok(match self.column_value(record.0, record.1).await? {
+        Ok(match self.column_value(col, record).await? {
             Some(value) => GetResult::Value(value),
             None => GetResult::NoSuchInstance,
         })
@@ -134,13 +134,17 @@ impl GuestTable {
         };
         for col in &column::READABLE[first..] {
             if let Some(lower) = bound {
-                if *col == column::CPU_TIME {
-                    self.prefetch_cpu_times(&snapshot, lower).await;
-                }
                 // A row may vanish between the snapshot and a core call;
                 // skip such rows rather than end the walk.
                 for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
-                    if let Some(value) = self.column_value(*col, record).await? {
+                    let value = match self.column_value_now(*col, record) {
+                        Ok(value) => value,
+                        Err(NeedsSample) => {
+                            self.prefetch_cpu_times(&snapshot, *uuid).await;
+                            self.column_value(*col, record).await?
+                        }
+                    };
+                    if let Some(value) = value {
                         return Ok(GetNextResult::Value(VarBind::new(guest_instance(*col, uuid), value)));
                     }
                 }
@@ -171,9 +175,9 @@ impl GuestTable {
         match self.next_step(oid) {
             Step::Value(vb) => Some(vb),
             Step::Leave => None,
-            Step::Sample(lower) => {
+            Step::Sample(from) => {
                 let snapshot = self.core.snapshot();
-                self.prefetch_cpu_times(&snapshot, lower).await;
+                self.prefetch_cpu_times(&snapshot, from).await;
                 self.next_now(oid)
             }
         }
@@ -186,14 +190,17 @@ impl GuestTable {
         };
         for col in &column::READABLE[first..] {
             if let Some(lower) = bound {
-                if *col == column::CPU_TIME && !self.prefetch_cpu_times_now(&snapshot, lower) {
-                    return Step::Sample(lower);
-                }
                 for (uuid, record) in snapshot.domains.range((lower, Bound::Unbounded)) {
-                    match self.column_value_now(*col, record) {
+                    let value = match self.column_value_now(*col, record) {
+                        Err(NeedsSample) if self.prefetch_cpu_times_now(&snapshot, *uuid) => {
+                            self.column_value_now(*col, record)
+                        }
+                        value => value,
+                    };
+                    match value {
                         Ok(Some(value)) => return Step::Value(VarBind::new(guest_instance(*col, uuid), value)),
                         Ok(None) => {}
-                        Err(NeedsSample) => return Step::Sample(Bound::Included(*uuid)),
+                        Err(NeedsSample) => return Step::Sample(*uuid),
                     }
                 }
             }
@@ -209,7 +216,7 @@ enum Step {
     /// Nothing after this in the table.
     Leave,
     /// CPU times from this row on need a sample first.
-    Sample(Bound<Uuid>),
+    Sample(Uuid),
 }
 
 /// A running guest's CPU time must be sampled (through its actor) first.
@@ -264,8 +271,8 @@ fn walk_start(oid: &Oid) -> Option<(usize, Option<Bound<Uuid>>)> {
 
 impl GuestTable {
     /// Samples, all at once, the CPU times a walk of `libvirtGuestCpuTime`
-    /// is about to read from `lower` on: the next [`CPU_TIME_PREFETCH`]
-    /// active rows, when the first of them has no fresh sample.
+    /// is about to read from the row `from` on, whose sample is not fresh:
+    /// the next [`CPU_TIME_PREFETCH`] active rows.
     ///
     /// A walk reads one row per GETNEXT step, and a sample older than
     /// [`DEFAULT_MAX_AGE`] must be taken anew. One at a time, through each
@@ -273,44 +280,33 @@ impl GuestTable {
     /// (measured with `scripts/bench-snmp`: about 12,000 context switches
     /// for one `-Cr10` walk of the column over 5,000 running guests,
     /// against 1,000 for any other column). Asked together
-    /// ([`Core::prefetch_stats`]: one driver call where the driver can), the
-    /// walk's next steps find the samples cached. The samples are taken now
-    /// and served within the same walk, well inside the freshness bound;
-    /// failures are left for the read itself to report.
-    async fn prefetch_cpu_times(&self, snapshot: &Snapshot, lower: Bound<Uuid>) {
-        if let Some(rows) = self.rows_to_sample(snapshot, lower) {
-            self.core.prefetch_stats(&rows, DEFAULT_MAX_AGE).await;
-        }
+    /// ([`Core::prefetch_stats`]: one driver call where the driver can; rows
+    /// with a fresh sample are left alone), the walk's next steps find the
+    /// samples cached. The samples are taken now and served within the same
+    /// walk, well inside the freshness bound; failures are left for the read
+    /// itself to report.
+    async fn prefetch_cpu_times(&self, snapshot: &Snapshot, from: Uuid) {
+        let rows = rows_to_sample(snapshot, from);
+        self.core.prefetch_stats(&rows, DEFAULT_MAX_AGE).await;
     }
 
     /// [`GuestTable::prefetch_cpu_times`] without waiting, where the driver
     /// allows it ([`Core::prefetch_stats_now`]); false when it did not.
-    fn prefetch_cpu_times_now(&self, snapshot: &Snapshot, lower: Bound<Uuid>) -> bool {
-        match self.rows_to_sample(snapshot, lower) {
-            Some(rows) => self.core.prefetch_stats_now(&rows, DEFAULT_MAX_AGE),
-            None => true,
-        }
+    fn prefetch_cpu_times_now(&self, snapshot: &Snapshot, from: Uuid) -> bool {
+        self.core
+            .prefetch_stats_now(&rows_to_sample(snapshot, from), DEFAULT_MAX_AGE)
     }
+}
 
-    /// The next [`CPU_TIME_PREFETCH`] active rows from `lower`, when the
-    /// first of them has no fresh sample.
-    fn rows_to_sample(&self, snapshot: &Snapshot, lower: Bound<Uuid>) -> Option<Vec<Uuid>> {
-        let mut active = snapshot
-            .domains
-            .range((lower, Bound::Unbounded))
-            .filter(|(_, record)| record.is_active())
-            .map(|(uuid, _)| *uuid);
-        // Most steps of a walk find the next row sampled: look no further.
-        let first = active.next()?;
-        if self.core.cached_stats(first, DEFAULT_MAX_AGE).is_some() {
-            return None;
-        }
-        Some(
-            std::iter::once(first)
-                .chain(active.take(CPU_TIME_PREFETCH - 1))
-                .collect(),
-        )
-    }
+/// The next [`CPU_TIME_PREFETCH`] active rows, from `from` on.
+fn rows_to_sample(snapshot: &Snapshot, from: Uuid) -> Vec<Uuid> {
+    snapshot
+        .domains
+        .range((Bound::Included(from), Bound::Unbounded))
+        .filter(|(_, record)| record.is_active())
+        .map(|(uuid, _)| *uuid)
+        .take(CPU_TIME_PREFETCH)
+        .collect()
 }
 
 /// Rows whose CPU time one prefetch samples together.
