@@ -160,6 +160,16 @@ impl SnmpServer {
         // Retransmit as soon as the acknowledgement is late, as net-snmp does.
         let inform_retry = Retry::fixed(config.inform_retries, std::time::Duration::ZERO)
             .map_err(|e| SnmpError::InformRetries(e.to_string()))?;
+        // Checked before anything is bound: once the agents run, an error
+        // return would leave them serving.
+        for sink in &config.trap_sinks {
+            if !config.listen.iter().any(|l| l.is_ipv4() == sink.is_ipv4()) {
+                return Err(SnmpError::Sink {
+                    sink: *sink,
+                    message: "no listen address of the same family to send from".into(),
+                });
+            }
+        }
         let engine = load_engine(config.state_dir.as_deref())?;
         let host = core.hostname().unwrap_or_default();
         let system = Arc::new(SystemGroup::new(
@@ -206,14 +216,6 @@ impl SnmpServer {
             cancel.clone(),
         )
         .await?;
-        for sink in &config.trap_sinks {
-            if !config.listen.iter().any(|l| l.is_ipv4() == sink.is_ipv4()) {
-                return Err(SnmpError::Sink {
-                    sink: *sink,
-                    message: "no listen address of the same family to send from".into(),
-                });
-            }
-        }
         let mut tasks = vec![serving];
         if !notifying.is_empty() {
             let (core, system, cancel) = (core.clone(), system.clone(), cancel.clone());
@@ -283,8 +285,8 @@ type Agents = (Vec<Arc<Agent>>, Vec<Arc<Agent>>, Vec<SocketAddr>);
 /// processes were pinned to one CPU; docs/benchmarks.md). The sockets are
 /// bound inside that runtime so its own I/O driver polls them.
 ///
-/// Returns (all agents, agents with trap sinks) and a task that ends when
-/// the thread does.
+/// Returns (all agents, agents with trap sinks, the addresses managers use)
+/// and a task that ends when the thread does.
 async fn serve_thread(
     config: SnmpConfig,
     engine: async_snmp::v3::AuthoritativeEngine,

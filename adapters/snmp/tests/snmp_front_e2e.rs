@@ -396,3 +396,35 @@ fn net_snmp_walks_agree_through_the_front_door_and_behind_it() {
         assert_eq!(comparable(&front), comparable(&direct), "{cr}");
     }
 }
+
+#[test]
+fn a_refused_configuration_leaves_nothing_listening() {
+    let core = Core::start(CoreConfig {
+        workers: 1,
+        ..CoreConfig::default()
+    })
+    .expect("core starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let port = free_udp_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // An IPv6 sink with only an IPv4 listen address: refused.
+    let config = SnmpConfig {
+        listen: vec![addr],
+        trap_sinks: vec!["[::1]:1162".parse().unwrap()],
+        ..SnmpConfig::default()
+    };
+    let err = match runtime.block_on(SnmpServer::start(&core, config)) {
+        Ok(_) => panic!("a sink without a listen address of its family is refused"),
+        Err(err) => err,
+    };
+    assert!(err.to_string().contains("same family"), "{err}");
+    // Nothing kept the port: it binds again at once.
+    std::thread::sleep(Duration::from_millis(200));
+    UdpSocket::bind(addr).expect("the refused agent's port is free");
+    drop(runtime);
+    core.shutdown();
+}
