@@ -36,7 +36,7 @@ use async_snmp::message::CommunityMessage;
 use async_snmp::pdu::{PduType, ResponsePdu};
 use async_snmp::{DecodeConfig, Oid, VarBind, Version};
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,16 +125,14 @@ async fn relay(
     peer: SocketAddr,
     data: &[u8],
 ) -> std::io::Result<()> {
-    if !relays.contains_key(&peer) {
-        if relays.len() >= MAX_RELAYS {
-            if let Some(oldest) = relays.iter().min_by_key(|(_, r)| r.last_used).map(|(a, _)| *a) {
-                relays.remove(&oldest);
-            }
+    if !relays.contains_key(&peer) && relays.len() >= MAX_RELAYS {
+        if let Some(oldest) = relays.iter().min_by_key(|(_, r)| r.last_used).map(|(a, _)| *a) {
+            relays.remove(&oldest);
         }
-        relays.insert(peer, open_relay(public.clone(), agent, peer).await?);
     }
-    let Some(relay) = relays.get_mut(&peer) else {
-        return Ok(());
+    let relay = match relays.entry(peer) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => entry.insert(open_relay(public.clone(), agent, peer).await?),
     };
     relay.last_used = Instant::now();
     relay.socket.send(data).await.map(|_| ())
@@ -178,8 +176,7 @@ impl Front {
     /// The encoded response to `data` when this request is one the front
     /// door answers (see the module documentation), else `None`.
     pub async fn answer(&self, data: &[u8]) -> Option<Bytes> {
-        // Cheap filters first: an SNMPv2c message (SEQUENCE, INTEGER 1)
-        // whose community reads.
+        // Only a cleanly decoded SNMPv2c message whose community reads.
         let decoded = CommunityMessage::decode(Bytes::copy_from_slice(data), DecodeConfig::default()).ok()?;
         if !decoded.anomalies.is_empty() {
             return None;
