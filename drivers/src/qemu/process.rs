@@ -64,19 +64,24 @@ pub struct RuntimeState {
     pub reason: i32,
 }
 
+/// Replaces `path` with `data` atomically: a temporary file beside it
+/// (`NAME.tmp`), fsync, rename. For the driver's runtime files under `run/`.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 impl RuntimeState {
     /// Writes the state atomically (temp file, fsync, rename).
     pub fn save(&self, path: &Path) -> VirtResult<()> {
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| VirtError::internal(format!("cannot encode runtime state of {}: {e}", self.uuid)))?;
-        let tmp = path.with_extension("json.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
+        write_atomic(path, &text).map_err(|e| {
             VirtError::new(
                 ErrorCode::WriteFailed,
                 format!("cannot write runtime state '{}': {e}", path.display()),

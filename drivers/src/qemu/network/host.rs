@@ -11,7 +11,6 @@ use crate::qemu::process;
 use crate::qemu::{Inner, QemuConfig};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -88,14 +87,7 @@ impl Active {
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> VirtResult<()> {
-    let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
+    process::write_atomic(path, data).map_err(|e| {
         VirtError::new(
             ErrorCode::WriteFailed,
             format!("cannot write '{}': {e}", path.display()),
